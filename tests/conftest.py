@@ -1,0 +1,40 @@
+"""Shared fixtures: the development data in ../shared/data/dev and the bundled portrait."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _dev_root() -> Path:
+    env = os.environ.get("HEADSHOT_DEV_DATA")
+    if env:
+        return Path(env)
+    return (REPO / ".." / "shared" / "data" / "dev").resolve()
+
+
+@pytest.fixture(scope="session")
+def dev_data() -> Path:
+    """Root of the dev set (videos/, portraits/, MANIFEST.tsv). Fails loudly if absent: CI has it."""
+    root = _dev_root()
+    if not (root / "videos").is_dir():
+        pytest.fail(f"dev data not found at {root}; set HEADSHOT_DEV_DATA")
+    return root
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    from headshot.assets import astronaut as load
+
+    return load()
+
+
+@pytest.fixture(scope="session")
+def talking_clip(dev_data: Path) -> Path:
+    """A short frontal talking clip with audio (512x512, 8 s)."""
+    return dev_data / "videos" / "aoc__SadTalker__WDA_AlexandriaOcasioCortez_000.mp4"
