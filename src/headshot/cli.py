@@ -48,26 +48,14 @@ _register_all()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; print user errors as one line on stderr with a non-zero exit code."""
     try:
-        result = app(args=argv, standalone_mode=False)
+        app(args=argv)  # standalone: usage errors and --help exit through SystemExit
     except HeadshotError as error:
         print(f"headshot: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("headshot: interrupted", file=sys.stderr)
         return 130
-    except typer.Exit as done:
-        return done.exit_code
-    except Exception as error:  # click usage errors and the like
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            return error.exit_code
-        if isinstance(error, click.exceptions.Abort):
-            print("headshot: aborted", file=sys.stderr)
-            return 1
-        raise
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 if __name__ == "__main__":
