@@ -1,0 +1,141 @@
+"""The public Python API.
+
+    >>> import headshot
+    >>> for frame in headshot.animate("photo.jpg", "talk.mp4"):   # RGB uint8 frames
+    ...     ...
+    >>> headshot.animate_to_file("photo.jpg", "talk.mp4", "out.mp4")
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .errors import HeadshotError, OutputError
+from .pipeline import Animation, AnimateOptions
+
+__all__ = ["AnimateOptions", "Animation", "animate", "animate_to_file", "extract_motion", "make_options"]
+
+log = logging.getLogger("headshot")
+
+
+def make_options(options: AnimateOptions | None = None, **overrides) -> AnimateOptions:
+    """``options`` (or the defaults) with keyword overrides; unknown keywords raise ``TypeError``."""
+    names = {f.name for f in fields(AnimateOptions)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise TypeError(f"unknown animate option(s): {', '.join(sorted(unknown))}")
+    return replace(options or AnimateOptions(), **overrides)
+
+
+def animate(source, driver=None, options: AnimateOptions | None = None, **overrides) -> Iterator[np.ndarray]:
+    """Animate ``source`` with ``driver``; yields output frames (RGB uint8 HWC) as they are made.
+
+    Args:
+        source: portrait photo path, or an RGB uint8 array.
+        driver: driving video / image / ``.motion`` path, a ``MotionTemplate``, or ``None`` with
+            ``motion="talk"`` (or another preset).
+        options: an :class:`AnimateOptions`; keyword overrides (``engine="warp"``, ``crop_only=True``,
+            ...) are applied on top.
+    """
+    return Animation(source, driver, make_options(options, **overrides)).frames()
+
+
+def animate_to_file(source, driver, output, options: AnimateOptions | None = None,
+                    progress: Callable[[int, int, Animation], None] | None = None, **overrides) -> Animation:
+    """Animate and write the result: a video (H.264 mp4, driver's fps and audio) or, for an image driver, an image.
+
+    The output appears only when complete (temporary file + rename); it carries the invisible watermark
+    and, unless disabled, C2PA content credentials. ``progress(done, total, animation)`` is called per frame.
+    Returns the finished :class:`Animation` (timings in ``.timer``).
+    """
+    from .io.atomic import check_output_path
+    from .io.images import is_image_path, write_image
+
+    options = make_options(options, **overrides)
+    output = Path(output)
+    image_output = is_image_path(output)
+    check_output_path(output, kinds=("image",) if image_output else ("video",))
+    job = Animation(source, driver, options)
+    if job.driver.kind == "image" and not image_output:
+        raise OutputError(f"the driver is a single image, so the output must be an image (.png/.jpg), not {output.name}")
+    total = job.frame_count
+    if image_output:
+        frame = next(iter(job.frames()), None)
+        if frame is None:
+            raise HeadshotError("the driver produced no frames")
+        write_image(output, frame)
+        if progress:
+            progress(1, 1, job)
+    else:
+        from .io.video import VideoWriter
+
+        written = 0
+        with VideoWriter(output, fps=job.fps, size=job.output_size, audio_from=job.audio_path) as writer:
+            for frame in job.frames():
+                writer.write(frame)
+                written += 1
+                if progress:
+                    progress(written, total, job)
+    if options.credentials:
+        _sign(output, job)
+    return job
+
+
+def _sign(output: Path, job: Animation) -> None:
+    from .provenance.credentials import sign_file
+
+    try:
+        sign_file(output, source_path=job.source_path, driver_path=job.driver.path,
+                  settings=job.settings(), watermarked=job.options.watermark)
+    except HeadshotError:
+        raise
+    except Exception as error:  # keep the finished video; say plainly that it has no credentials
+        log.warning("could not add content credentials to %s: %s", output, error)
+
+
+def extract_motion(driver, output, max_frames: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> Path:
+    """Save a driver video's motion as a ``.motion`` template: landmarks and blendshapes, no pixels.
+
+    Frames where the face is lost are marked absent (the template's ``present`` mask).
+    """
+    from .drivers import VideoDriver, file_sha256
+    from .face.landmarker import FaceAnalyzer
+    from .io.atomic import check_output_path
+    from .io.video import VideoReader
+    from .motion.template import MotionTemplate
+    from . import __version__
+
+    output = Path(output)
+    check_output_path(output, kinds=("motion",))
+    video = VideoDriver(Path(driver), max_frames)
+    landmarks, blendshapes, present = [], [], []
+    empty_lm, empty_bs = np.zeros((478, 3), np.float32), np.zeros(52, np.float32)
+    previous = None
+    from .drivers import _closest, _reader_frames
+
+    with VideoReader(video.path, max_frames=max_frames) as reader, FaceAnalyzer(video=True) as analyzer:
+        for index, (image, seconds) in enumerate(_reader_frames(reader)):
+            face = _closest(analyzer.detect(image, timestamp_ms=int(round(seconds * 1000))), previous)
+            present.append(face is not None)
+            landmarks.append(empty_lm if face is None else face.landmarks)
+            blendshapes.append(empty_bs if face is None else face.blendshapes)
+            if face is not None:
+                previous = face.landmarks
+            if progress:
+                progress(index + 1, video.frame_count)
+    if not any(present):
+        from .errors import NoFaceError
+
+        raise NoFaceError(f"no face found in any frame of {video.path.name}")
+    template = MotionTemplate(
+        fps=video.fps, frame_size=tuple(video.frame_size), landmarks=np.stack(landmarks),
+        blendshapes=np.stack(blendshapes), present=np.array(present, bool),
+        metadata={"driver_sha256": file_sha256(video.path), "creator": f"headshot {__version__}"})
+    template.save(output)
+    return output

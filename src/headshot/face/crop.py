@@ -1,0 +1,118 @@
+"""Square face crops: where to cut, how to cut, and how to map landmarks in and out.
+
+A :class:`CropBox` is a square in image pixels; it may extend past the image (the crop is padded by
+edge replication there), which keeps faces near the border centred.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Margins as multiples of the landmark box size: room for hair above, chin and neck below.
+DEFAULT_SCALE = 2.0
+DEFAULT_SHIFT_UP = 0.12
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """Square crop: top-left corner ``(x0, y0)`` and side ``side``, all in image pixels (floats)."""
+
+    x0: float
+    y0: float
+    side: float
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return self.x0 + self.side / 2, self.y0 + self.side / 2
+
+    def to_crop(self, points: np.ndarray, size: int) -> np.ndarray:
+        """Map image-pixel points ``(..., 2+)`` into a ``size``×``size`` crop (z scales like x, y)."""
+        scale = size / self.side
+        out = np.array(points, dtype=np.float32, copy=True)
+        out[..., 0] = (out[..., 0] - self.x0) * scale
+        out[..., 1] = (out[..., 1] - self.y0) * scale
+        if out.shape[-1] > 2:
+            out[..., 2:] *= scale
+        return out
+
+    def to_image(self, points: np.ndarray, size: int) -> np.ndarray:
+        """Inverse of :meth:`to_crop`."""
+        scale = self.side / size
+        out = np.array(points, dtype=np.float32, copy=True)
+        out[..., 0] = out[..., 0] * scale + self.x0
+        out[..., 1] = out[..., 1] * scale + self.y0
+        if out.shape[-1] > 2:
+            out[..., 2:] *= scale
+        return out
+
+    def clipped(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """Integer ``(x0, y0, x1, y1)`` of the part of the box inside a ``width``×``height`` image."""
+        x0 = int(np.clip(np.floor(self.x0), 0, width))
+        y0 = int(np.clip(np.floor(self.y0), 0, height))
+        x1 = int(np.clip(np.ceil(self.x0 + self.side), 0, width))
+        y1 = int(np.clip(np.ceil(self.y0 + self.side), 0, height))
+        return x0, y0, x1, y1
+
+
+def crop_box(landmarks: np.ndarray, scale: float = DEFAULT_SCALE, shift_up: float = DEFAULT_SHIFT_UP) -> CropBox:
+    """Square box around a face: ``scale`` × the landmark box, centre moved up by ``shift_up`` × its size.
+
+    ``landmarks``: ``(478, 2+)`` image pixels. The result is not clipped to the image.
+    """
+    xy = np.asarray(landmarks, np.float32)[:, :2]
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    size = max(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - shift_up * size
+    side = max(8, int(round(size * scale)))
+    return CropBox(float(round(cx - side / 2)), float(round(cy - side / 2)), float(side))
+
+
+def crop(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """Cut ``box`` out of ``image`` (HWC) and resize it to ``size``×``size``.
+
+    Parts of the box outside the image are filled by edge replication. Boxes from :func:`crop_box`
+    have integer corners, so the mapping of :meth:`CropBox.to_crop` is exact.
+    """
+    height, width = image.shape[:2]
+    x0, y0, side = int(round(box.x0)), int(round(box.y0)), int(round(box.side))
+    pad_left, pad_top = max(0, -x0), max(0, -y0)
+    pad_right, pad_bottom = max(0, x0 + side - width), max(0, y0 + side - height)
+    region = image[max(0, y0):min(height, y0 + side), max(0, x0):min(width, x0 + side)]
+    if pad_left or pad_top or pad_right or pad_bottom:
+        region = cv2.copyMakeBorder(region, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)
+    if side == size:
+        return np.ascontiguousarray(region)
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(region, (size, size), interpolation=interpolation)
+
+
+class StableCropper:
+    """One crop box per shot for a stream of frames: no per-frame wobble.
+
+    The box is fixed from the first face seen and re-fixed only at a cut, i.e. when the face's centre
+    moves by more than ``cut_move`` of the box side or its size changes by more than ``cut_zoom``.
+    """
+
+    def __init__(self, scale: float = DEFAULT_SCALE, shift_up: float = DEFAULT_SHIFT_UP,
+                 cut_move: float = 0.25, cut_zoom: float = 0.35):
+        self.scale, self.shift_up = scale, shift_up
+        self.cut_move, self.cut_zoom = cut_move, cut_zoom
+        self.box: CropBox | None = None
+
+    def update(self, landmarks: np.ndarray | None) -> CropBox | None:
+        """Feed one frame's landmarks (or ``None`` when the face is lost); return the current box."""
+        if landmarks is None:
+            return self.box
+        candidate = crop_box(landmarks, self.scale, self.shift_up)
+        if self.box is None:
+            self.box = candidate
+        else:
+            (cx, cy), (bx, by) = candidate.center, self.box.center
+            moved = np.hypot(cx - bx, cy - by) / self.box.side
+            zoom = abs(np.log(candidate.side / self.box.side))
+            if moved > self.cut_move or zoom > np.log1p(self.cut_zoom):
+                self.box = candidate
+        return self.box

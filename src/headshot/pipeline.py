@@ -1,0 +1,321 @@
+"""The animate pipeline: source analysis → driver stream → motion transfer → engine → paste-back.
+
+Shared by every engine: cropping, motion, paste-back, provenance and I/O live here, the engine only
+renders a crop from target landmarks (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .drivers import Driver, DriverFrame, ensure_face_found, open_driver
+from .errors import HeadshotError, InputError
+from .face.crop import CropBox, StableCropper, crop, crop_box
+from .face.landmarker import FaceAnalyzer
+from .face.paste import Paster
+
+log = logging.getLogger("headshot")
+
+REGIONS = ("pose", "expression", "eyes", "lips")
+MAX_FULL_SIDE = 1920  # full-photo outputs are capped to this long side unless --size says otherwise
+
+
+@dataclass
+class AnimateOptions:
+    """Everything a user can set for ``headshot animate`` (one line per option)."""
+
+    engine: str = "warp"                  # renderer: "warp" (geometric, real time) or "neural" (Zakharov et al.)
+    model: str | None = None              # neural engine: model or fine-tuned person file (.safetensors)
+    motion: str | None = None             # built-in motion preset instead of a driver: talk, nod, smile, blink
+    seconds: float | None = None          # preset length in seconds (default: the preset's own)
+    mode: str = "relative"                # "relative": driver's motion on the source's face; "absolute": same person
+    reference: str = "first"              # driver frame whose pose/expression counts as "no motion": first, best, or an index
+    regions: tuple[str, ...] = REGIONS    # what to animate: any of pose, expression, eyes, lips
+    expression_scale: float = 1.0         # multiplier on expression motion
+    pose_scale: float = 1.0               # multiplier on head rotation and translation
+    smoothing: float = 0.5                # driver landmark smoothing, 0 (off) to 1 (strong); One-Euro filter
+    crop_only: bool = False               # output the animated face crop instead of the full photo
+    size: int | None = None               # crop side (crop-only, default 512) or long side of the full output
+    fps: float | None = None              # output frame rate (default: the driver's)
+    max_frames: int | None = None         # stop after this many driver frames
+    face_index: int = 0                   # which face of the source photo, largest first
+    side_by_side: bool = False            # output driver | source | result
+    watermark: bool = True                # invisible provenance watermark on every frame
+    label: bool = False                   # visible "AI-generated" corner label
+    credentials: bool = True              # C2PA content credentials on the output file
+    crop_scale: float = 2.0               # crop side as a multiple of the face size
+
+    def validate(self) -> "AnimateOptions":
+        bad = [r for r in self.regions if r not in REGIONS]
+        if bad or not self.regions:
+            raise HeadshotError(f"--regions must be a comma list of {', '.join(REGIONS)} (got {','.join(self.regions)})")
+        if self.mode not in ("relative", "absolute"):
+            raise HeadshotError(f"unknown mode {self.mode!r}: use relative or absolute")
+        if not (0.0 <= self.smoothing <= 1.0):
+            raise HeadshotError("--smoothing must be between 0 and 1")
+        if self.size is not None and not (64 <= self.size <= 4096):
+            raise HeadshotError("--size must be between 64 and 4096 pixels")
+        if self.fps is not None and not (1 <= self.fps <= 120):
+            raise HeadshotError("--fps must be between 1 and 120")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise HeadshotError("--max-frames must be at least 1")
+        if str(self.reference) not in ("first", "best") and not str(self.reference).isdigit():
+            raise HeadshotError("--reference must be first, best, or a frame number")
+        return self
+
+
+class StageTimer:
+    """Wall time per pipeline stage, in seconds (for progress display and benchmarks)."""
+
+    def __init__(self):
+        self.total: dict[str, float] = defaultdict(float)
+        self.frames = 0
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.total[stage] += seconds
+
+    def ms_per_frame(self) -> dict[str, float]:
+        return {stage: 1000 * t / max(1, self.frames) for stage, t in self.total.items()}
+
+
+def load_source(source) -> tuple[np.ndarray, Path | None]:
+    """Source photo as RGB uint8 and its path (``None`` for arrays)."""
+    from .io.images import read_image
+
+    if isinstance(source, np.ndarray):
+        return read_image(source), None
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"source photo not found: {path}")
+    return read_image(path), path
+
+
+def _fit_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = long_side / max(height, width)
+    if abs(scale - 1) < 1e-3:
+        return image
+    size = (max(2, int(round(width * scale))), max(2, int(round(height * scale))))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+class Animation:
+    """One animation job, set up and ready to stream frames.
+
+    Args:
+        source: path of the portrait photo or an RGB uint8 array.
+        driver: path of a video / image / ``.motion`` file, a ``MotionTemplate``, or ``None`` with
+            ``options.motion``.
+        options: :class:`AnimateOptions`.
+
+    Attributes after construction: ``fps``, ``frame_count``, ``output_size`` (w, h), ``audio_path``,
+    ``driver``, ``source_path``, ``timer``, ``run_id``.
+    """
+
+    def __init__(self, source, driver=None, options: AnimateOptions | None = None):
+        from .motion.retarget import RetargetOptions, Retargeter
+        from .render.registry import get_engine
+
+        self.options = options = (options or AnimateOptions()).validate()
+        self.timer = StageTimer()
+        self.run_id = uuid.uuid4().hex[:8]
+        image, self.source_path = load_source(source)
+        if not options.crop_only:
+            cap = options.size or (MAX_FULL_SIDE if max(image.shape[:2]) > MAX_FULL_SIDE else None)
+            if cap:
+                if options.size is None:
+                    log.info("source is large: output capped to %d px on the long side (use --size)", cap)
+                image = _fit_long_side(image, cap)
+        self.source_image = image
+        name = self.source_path.name if self.source_path else "source image"
+        with FaceAnalyzer() as analyzer:
+            face = analyzer.detect_one(image, options.face_index, what=f"source photo {name}")
+        self.source_face = face
+        self.box: CropBox = crop_box(face.landmarks, scale=options.crop_scale)
+        if options.crop_only:
+            self.render_size = options.size or 512
+        else:
+            self.render_size = int(np.clip(2 ** np.ceil(np.log2(max(self.box.side, 1))), 256, 512))
+        self.source_crop = crop(image, self.box, self.render_size)
+        self.source_landmarks = self.box.to_crop(face.landmarks, self.render_size)
+
+        self.driver: Driver = open_driver(
+            driver, motion=options.motion, source_landmarks=self.source_landmarks,
+            frame_size=(self.render_size, self.render_size), max_frames=options.max_frames,
+            seconds=options.seconds)
+        self.fps = float(options.fps or self.driver.fps)
+        self.audio_path = self.driver.audio_path
+        self.frame_count = self.driver.frame_count
+        if options.fps and self.driver.fps and self.frame_count:
+            self.frame_count = int(round(self.frame_count * options.fps / self.driver.fps))
+
+        engine_options = {"model_path": options.model} if options.model else {}
+        self.engine = get_engine(options.engine, **engine_options)
+        self.engine.prepare(self.source_crop, self.source_landmarks)
+        self.retargeter = Retargeter(self.source_landmarks, RetargetOptions(
+            mode=options.mode, regions=list(options.regions), expression_scale=options.expression_scale,
+            pose_scale=options.pose_scale))
+        self.reference_index = self._choose_reference()
+        if options.crop_only:
+            self.paster = None
+            height = width = self.render_size
+        else:
+            mode = getattr(self.engine, "paste_mode", "box")
+            self.paster = Paster(image, self.box, self.render_size, mode=mode, source_crop=self.source_crop)
+            height, width = image.shape[:2]
+        # side by side: driver crop (square) | source | result
+        self.output_size = (height + 2 * width, height) if options.side_by_side else (width, height)
+        self.marker = self._make_marker()
+
+    # -- set-up helpers ------------------------------------------------------------------------------------
+    def _choose_reference(self) -> int | None:
+        """Driver frame index used as the motion reference, or ``None`` for "first with a face"."""
+        reference = str(self.options.reference)
+        if reference == "first":
+            return None
+        if reference.isdigit():
+            return int(reference)
+        from .motion.retarget import best_reference
+
+        # One landmark pass over (a bounded part of) the driver: every 2nd frame of the first 60 s.
+        limit = int(60 * self.driver.fps)
+        candidates = self.driver.landmark_sequence(stride=2 if self.driver.kind == "video" else 1, limit=limit)
+        if not candidates:
+            return None
+        best = best_reference(self.source_landmarks, np.stack([lm for _, lm in candidates]))
+        return candidates[best][0]
+
+    def _make_marker(self):
+        if not (self.options.watermark or self.options.label):
+            return None
+        from .provenance.label import burn_label
+        from .provenance.watermark import Payload, Watermarker
+
+        watermarker = Watermarker(Payload(run_id=self.run_id)) if self.options.watermark else None
+
+        def mark(frame: np.ndarray) -> np.ndarray:
+            if self.options.label:
+                frame = burn_label(frame)
+            if watermarker is not None:
+                frame = watermarker.mark(frame)
+            return frame
+
+        return mark
+
+    # -- per-frame -----------------------------------------------------------------------------------------
+    def _resampled(self, frames: Iterator[DriverFrame]) -> Iterator[DriverFrame]:
+        """Drop or repeat driver frames so the output runs at ``self.fps`` (nearest frame in time)."""
+        if not self.options.fps or abs(self.fps - self.driver.fps) < 1e-6:
+            yield from frames
+            return
+        ratio = self.driver.fps / self.fps
+        output_index = 0
+        for frame in frames:
+            while round(output_index * ratio) <= frame.index:
+                yield frame
+                output_index += 1
+
+    def _side_panels(self, frame: DriverFrame, cropper: StableCropper, height: int) -> np.ndarray:
+        """The driver panel of a side-by-side output: the driver's face crop, or its landmarks drawn."""
+        if frame.image is not None:
+            box = cropper.update(frame.landmarks)
+            if box is None:
+                return cv2.resize(frame.image, (height, height))
+            return crop(frame.image, box, height)
+        panel = np.full((height, height, 3), 24, np.uint8)
+        if frame.landmarks is not None:
+            box = cropper.update(frame.landmarks) or crop_box(frame.landmarks)
+            points = box.to_crop(frame.landmarks, height)[:, :2]
+            for x, y in points.astype(int):
+                cv2.circle(panel, (int(x), int(y)), max(1, height // 256), (120, 230, 160), -1, cv2.LINE_AA)
+        return panel
+
+    def _reference_landmarks(self) -> np.ndarray | None:
+        """Landmarks of the chosen reference frame (first pass), or ``None`` for the first face seen."""
+        if self.reference_index is None:
+            return None
+        for frame in self.driver:
+            if frame.index == self.reference_index and frame.landmarks is not None:
+                return frame.landmarks
+            if frame.index >= self.reference_index:
+                break
+        log.warning("driver frame %s has no face: the first frame with a face is the reference",
+                    self.reference_index)
+        return None
+
+    def _compose(self, rendered: np.ndarray, target: np.ndarray, frame: DriverFrame,
+                 cropper: StableCropper) -> np.ndarray:
+        """Paste back (unless crop-only) and lay out side by side if asked."""
+        out = rendered if self.paster is None else self.paster(rendered, target)
+        if self.options.side_by_side:
+            height = out.shape[0]
+            source_panel = self.source_crop if self.paster is None else self.source_image
+            driver_panel = self._side_panels(frame, cropper, height)
+            out = np.concatenate([driver_panel, source_panel, out], axis=1)
+        return out
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Output frames, RGB uint8 HWC, one per (resampled) driver frame; marks applied if enabled.
+
+        Where the driver's face is lost, the last motion is held; when it returns, the motion eases back
+        over two frames. Raises :class:`NoFaceError` at the end if the driver never showed a face.
+        """
+        from .face.smoothing import OneEuroFilter, smoothing_params
+
+        smoother = OneEuroFilter(**smoothing_params(self.options.smoothing)) if self.options.smoothing > 0 else None
+        reference = self._reference_landmarks()
+        cropper = StableCropper()
+        timer = self.timer
+        target = held = None
+        lost_run, found_any, last_index = 0, False, -1
+        frames = self._resampled(iter(self.driver))
+        clock = time.perf_counter()
+        for frame in frames:
+            now = time.perf_counter()
+            timer.add("decode+landmarks", now - clock)
+            if frame.index != last_index:  # repeated frames (fps up-sampling) reuse the target
+                last_index = frame.index
+                if frame.landmarks is not None:
+                    landmarks = frame.landmarks if smoother is None else smoother(frame.landmarks, frame.time)
+                    if not found_any:
+                        self.retargeter.set_reference(reference if reference is not None else landmarks)
+                        found_any = True
+                    target = self.retargeter(landmarks)
+                    if lost_run and held is not None:
+                        target = 0.5 * (target + held)
+                    lost_run, held = 0, target
+                else:
+                    lost_run += 1
+                    target = held if held is not None else self.source_landmarks
+            mark = time.perf_counter()
+            timer.add("motion", mark - now)
+            rendered = self.engine.render(target, frame.image, frame.landmarks if frame.image is not None else None)
+            timer.add("render", time.perf_counter() - mark)
+            mark = time.perf_counter()
+            out = self._compose(rendered, target, frame, cropper)
+            timer.add("paste", time.perf_counter() - mark)
+            if self.marker is not None:
+                mark = time.perf_counter()
+                out = self.marker(out)
+                timer.add("watermark", time.perf_counter() - mark)
+            timer.frames += 1
+            yield out
+            clock = time.perf_counter()
+        ensure_face_found(found_any, self.driver)
+
+    def settings(self) -> dict:
+        """Options and derived facts for logs and content credentials."""
+        out = asdict(self.options)
+        out["regions"] = list(self.options.regions)
+        out.update(run_id=self.run_id, driver_kind=self.driver.kind, fps=self.fps,
+                   output_size=list(self.output_size))
+        return out
