@@ -170,7 +170,8 @@ def test_several_faces_largest_by_default(tmp_path, capsys, dev_data, astronaut)
     write_image(source, group)
     out = tmp_path / "out.png"
     code, err = run(capsys, "animate", source, "--driver",
-                    dev_data / "portraits" / "lp_d9img_woman_screaming__LivePortrait__d9.jpg", "-o", out, "-q")
+                    dev_data / "portraits" / "lp_d9img_woman_screaming__LivePortrait__d9.jpg", "-o", out, "-q",
+                    "--no-watermark")
     assert code == 0, err
     result = read_image(out)
     # the big astronaut changed, the small one did not
