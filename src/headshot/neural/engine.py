@@ -1,0 +1,193 @@
+"""The neural engine: the Zakharov et al. 2019 generator behind the engine contract of DESIGN.md.
+
+``prepare(source_crop, source_landmarks)`` computes the identity embedding e_hat with the embedder (more
+shots through :meth:`NeuralEngine.prepare_shots`) and caches the generator's AdaIN parameters
+``psi = P e_hat``; ``render(target_landmarks, ...)`` draws the landmark sketch at the model's resolution,
+runs G and resizes the result back to the crop's size. A fine-tuned person file (``headshot finetune``)
+carries its own psi (and usually a fine-tuned G): then the embedder is not needed.
+
+Warp-guided models also run the warp engine (``headshot.render.warp``) to make G's guide image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError, MissingModelError
+from .checkpoint import ModelFile, load_model
+from .config import ModelConfig
+from .embedder import Embedder
+from .generator import Generator
+from .layers import bake_spectral_norm
+from .sketch import draw_sketch, to_tensor
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "neural_default.safetensors"
+
+
+def default_model_path() -> Path:
+    """The bundled default model; raises MissingModelError if it is not installed."""
+    if not DEFAULT_MODEL_PATH.is_file():
+        raise MissingModelError(
+            f"the default neural model is missing ({DEFAULT_MODEL_PATH}); pass --model FILE "
+            "(from 'headshot train' or 'headshot finetune') or use --engine warp")
+    return DEFAULT_MODEL_PATH
+
+
+def _check_image(image: np.ndarray, what: str) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"{what} must be an RGB uint8 (H, W, 3) array")
+    return image
+
+
+def _check_landmarks(landmarks: np.ndarray, what: str) -> np.ndarray:
+    landmarks = np.asarray(landmarks, dtype=np.float32)
+    if landmarks.ndim != 2 or landmarks.shape[0] != 478:
+        raise InputError(f"{what} must be (478, 3) landmarks, got shape {landmarks.shape}")
+    return landmarks
+
+
+class NeuralEngine:
+    """Render a face crop from landmarks with a trained (or fine-tuned) few-shot generator.
+
+    Args:
+        model_path: a model file from ``headshot train`` (embedder + generator) or a person file from
+            ``headshot finetune`` (generator + psi). None: the bundled default model.
+        device: torch device for the networks (``cpu`` or ``cuda``).
+        person_path: optional person file applied on top of ``model_path`` (its psi, and its generator if
+            it has one).
+        use_ema: prefer the EMA generator (``generator_ema``) when the file has one.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
+                 person_path: str | Path | None = None, use_ema: bool = True):
+        self.device = torch.device(device)
+        model = load_model(model_path if model_path is not None else default_model_path())
+        person = load_model(person_path) if person_path is not None else None
+        generator_source = person if person is not None and _generator_name(person, use_ema) else model
+        generator_name = _generator_name(generator_source, use_ema)
+        if generator_name is None:
+            raise InputError("model file has no generator")
+        self.config: ModelConfig = generator_source.config
+        self.generator = self._build(Generator(self.config), generator_source, generator_name)
+        self.embedder = None
+        if "embedder" in model.states:
+            self.embedder = self._build(Embedder(model.config), model, "embedder")
+        self.fixed_psi = None
+        for source in (model, person):
+            if source is not None and "psi" in source.tensors:
+                self.fixed_psi = source.tensors["psi"].reshape(1, -1).to(self.device)
+        if self.fixed_psi is None and self.embedder is None:
+            raise InputError("model file has neither an embedder nor a fine-tuned psi")
+        self._reset()
+
+    @classmethod
+    def from_modules(cls, generator: Generator, embedder: Embedder | None = None,
+                     psi: torch.Tensor | None = None, device: str = "cpu") -> "NeuralEngine":
+        """An engine around in-memory networks (training previews, tests). The modules are used as they
+        are (not copied, not baked): call it on copies if training continues."""
+        engine = cls.__new__(cls)
+        engine.device = torch.device(device)
+        engine.config = generator.cfg
+        engine.generator = generator.to(engine.device).eval()
+        engine.embedder = embedder.to(engine.device).eval() if embedder is not None else None
+        engine.fixed_psi = psi.reshape(1, -1).to(engine.device) if psi is not None else None
+        if engine.fixed_psi is None and engine.embedder is None:
+            raise ValueError("need an embedder or a psi")
+        engine._reset()
+        return engine
+
+    def _build(self, module: torch.nn.Module, source: ModelFile, name: str) -> torch.nn.Module:
+        source.load_into(name, module)
+        return bake_spectral_norm(module).to(self.device).eval()
+
+    def _reset(self) -> None:
+        self._shots: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.embedding: torch.Tensor | None = None
+        self.psi: torch.Tensor | None = self.fixed_psi
+        self._crop_size: tuple[int, int] | None = None
+        self._warp = None
+
+    # -- engine contract --------------------------------------------------------------------------
+
+    def prepare(self, source_crop: np.ndarray, source_landmarks: np.ndarray) -> None:
+        """Take the source: ``source_crop`` RGB uint8 (H, W, 3), ``source_landmarks`` (478, 3) in its pixels.
+
+        Computes e_hat from this one shot (replacing earlier shots) unless a fine-tuned psi is loaded.
+        """
+        _check_image(source_crop, "source crop")
+        source_landmarks = _check_landmarks(source_landmarks, "source landmarks")
+        self._reset()
+        self._crop_size = source_crop.shape[:2]
+        if self.config.warp_guided:
+            from ..render.warp import WarpEngine
+
+            self._warp = WarpEngine()
+            self._warp.prepare(source_crop, source_landmarks)
+        if self.fixed_psi is None:
+            self._shots.append(self._shot(source_crop, source_landmarks))
+            self._embed()
+
+    def prepare_shots(self, shots: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Add more shots ``[(crop RGB uint8, landmarks (478, 3) in its pixels), ...]`` of the same person;
+        e_hat becomes the mean over all shots so far. Call after :meth:`prepare`."""
+        if self._crop_size is None:
+            raise InputError("call prepare() before prepare_shots()")
+        if self.fixed_psi is not None:
+            return  # a fine-tuned person file already fixes the identity
+        for index, (crop, landmarks) in enumerate(shots):
+            _check_image(crop, f"shot {index}")
+            self._shots.append(self._shot(crop, _check_landmarks(landmarks, f"shot {index} landmarks")))
+        self._embed()
+
+    @torch.inference_mode()
+    def render(self, target_landmarks: np.ndarray, driver_frame: np.ndarray | None = None,
+               driver_landmarks: np.ndarray | None = None) -> np.ndarray:
+        """The source face with ``target_landmarks`` ((478, 3), source-crop pixels): RGB uint8 of the crop's
+        size. ``driver_frame`` / ``driver_landmarks`` are only used by warp-guided models (passed on to
+        the warp engine)."""
+        if self._crop_size is None:
+            raise InputError("call prepare() before render()")
+        target_landmarks = _check_landmarks(target_landmarks, "target landmarks")
+        size = self.config.image_size
+        sketch = to_tensor(draw_sketch(target_landmarks, size, self.config.sketch, self._crop_size))
+        guide = None
+        if self._warp is not None:
+            warped = self._warp.render(target_landmarks, driver_frame, driver_landmarks)
+            guide = to_tensor(self._resize(warped, (size, size)))[None].to(self.device)
+        image = self.generator.forward_with_psi(sketch[None].to(self.device), self.psi, guide)[0]
+        image = image.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        height, width = self._crop_size
+        return self._resize(image, (height, width))
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _shot(self, crop: np.ndarray, landmarks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        size = self.config.image_size
+        frame = to_tensor(self._resize(crop, (size, size)))
+        sketch = to_tensor(draw_sketch(landmarks, size, self.config.sketch, crop.shape[:2]))
+        return frame, sketch
+
+    @torch.inference_mode()
+    def _embed(self) -> None:
+        frames = torch.stack([f for f, _ in self._shots])[None].to(self.device)
+        sketches = torch.stack([s for _, s in self._shots])[None].to(self.device)
+        self.embedding = self.embedder(frames, sketches)
+        self.psi = self.generator.adain_params(self.embedding)
+
+    @staticmethod
+    def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        height, width = shape
+        if image.shape[:2] == (height, width):
+            return np.ascontiguousarray(image)
+        shrinking = height < image.shape[0]
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def _generator_name(source: ModelFile, use_ema: bool) -> str | None:
+    if use_ema and "generator_ema" in source.states:
+        return "generator_ema"
+    return "generator" if "generator" in source.states else None

@@ -1,0 +1,113 @@
+"""The generator G(y, e) of Zakharov et al. 2019: landmark sketch + identity embedding -> image.
+
+An image-to-image residual network: a stem convolution, down-sampling residual blocks with instance
+norm, residual blocks at the bottleneck, up-sampling residual blocks (nearest up-sampling + convolution,
+never transposed convolutions) with adaptive instance norm, self-attention at one resolution on each
+path, spectral norm on every convolution. All AdaIN scales and biases psi come from the embedding through
+one learned projection matrix P: ``psi = e @ P^T`` (the paper's ``psi = P e``), so that fine-tuning can
+start from ``psi' = P e_new`` and treat psi' as free parameters (:meth:`Generator.forward_with_psi`).
+
+``warp-guided`` input (our extension): G also sees the warp engine's rendering of the source for the
+target frame ("guide") and outputs ``m * guide + (1 - m) * rgb`` with a predicted blend mask m, so it
+learns the corrections (mouth interior, disocclusions, shading) instead of the whole face.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .layers import (AdaptiveInstanceNorm, ResBlock, ResBlockDown, ResBlockUp, SelfAttention,
+                     channel_schedule, conv3x3)
+
+
+class Generator(nn.Module):
+    """G(y, e). Images are float ``(B, 3, H, W)`` in [-1, 1] with ``H = W = cfg.image_size``."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        spectral = cfg.spectral_norm
+        channels = channel_schedule(cfg.base_channels, cfg.max_channels, cfg.n_down)
+        self.channels = channels
+        in_channels = 6 if cfg.warp_guided else 3
+        self.stem = conv3x3(in_channels, channels[0], spectral)
+        self.down = nn.ModuleList(
+            ResBlockDown(channels[i], channels[i + 1], norm="instance", spectral=spectral)
+            for i in range(cfg.n_down)
+        )
+        # Index of the block after which attention runs (output side == attention_resolution).
+        self.attention_level = None
+        for level in range(1, cfg.n_down + 1):
+            if cfg.image_size >> level == cfg.attention_resolution:
+                self.attention_level = level
+        level_channels = channels[self.attention_level] if self.attention_level else 1
+        self.attention_down = SelfAttention(level_channels, spectral) if self.attention_level else None
+        self.attention_up = SelfAttention(level_channels, spectral) if self.attention_level else None
+        self.middle = nn.ModuleList(ResBlock(channels[-1], adain=True, spectral=spectral)
+                                    for _ in range(cfg.n_res))
+        # up[j] takes level (n_down - j) to level (n_down - j - 1).
+        self.up = nn.ModuleList(ResBlockUp(channels[i + 1], channels[i], spectral)
+                                for i in reversed(range(cfg.n_down)))
+        self.out_norm = AdaptiveInstanceNorm(channels[0])
+        self.out_conv = conv3x3(channels[0], 4 if cfg.warp_guided else 3, spectral)
+        self.style_dims = [b.style_dim for b in self.middle] + [b.style_dim for b in self.up]
+        self.style_dims.append(self.out_norm.style_dim)
+        self.psi_dim = sum(self.style_dims)
+        # The projection matrix P (psi_dim x embedding_dim). Small init keeps the AdaIN scales near 1.
+        self.projection = nn.Parameter(torch.randn(self.psi_dim, cfg.embedding_dim) * 0.01
+                                       / cfg.embedding_dim**0.5)
+
+    @property
+    def P(self) -> torch.Tensor:
+        """The learned projection matrix P, ``(psi_dim, embedding_dim)``."""
+        return self.projection
+
+    def adain_params(self, embedding: torch.Tensor) -> torch.Tensor:
+        """psi ``(B, psi_dim)`` = ``embedding (B, D) @ P^T``: every AdaIN scale and bias of G."""
+        return embedding @ self.projection.t()
+
+    def forward(self, sketch: torch.Tensor, embedding: torch.Tensor,
+                guide: torch.Tensor | None = None) -> torch.Tensor:
+        """Render ``(B, 3, H, W)`` in [-1, 1] from a sketch ``(B, 3, H, W)`` in [-1, 1] and an embedding
+        ``(B, D)``; ``guide`` ``(B, 3, H, W)`` in [-1, 1] is required for ``warp-guided`` models."""
+        return self.forward_with_psi(sketch, self.adain_params(embedding), guide)
+
+    def forward_with_psi(self, sketch: torch.Tensor, psi: torch.Tensor,
+                         guide: torch.Tensor | None = None) -> torch.Tensor:
+        """Like :meth:`forward` with the AdaIN parameters ``psi (B or 1, psi_dim)`` given directly
+        (fine-tuning: psi' are free parameters). A ``(1, psi_dim)`` psi is broadcast over the batch."""
+        if psi.shape[-1] != self.psi_dim:
+            raise ValueError(f"psi has {psi.shape[-1]} values, generator expects {self.psi_dim}")
+        if psi.shape[0] != sketch.shape[0]:
+            psi = psi.expand(sketch.shape[0], -1)
+        if self.cfg.warp_guided:
+            if guide is None:
+                raise ValueError("a warp-guided generator needs the guide image")
+            x = torch.cat([sketch, guide], dim=1)
+        else:
+            x = sketch
+        styles = list(psi.split(self.style_dims, dim=1))
+        h = self.stem(x)
+        features = [h]
+        for level, block in enumerate(self.down, start=1):
+            h = block(h)
+            if level == self.attention_level:
+                h = self.attention_down(h)
+            features.append(h)
+        for block in self.middle:
+            h = block(h, styles.pop(0))
+        for j, block in enumerate(self.up):
+            level = self.cfg.n_down - j - 1
+            h = block(h, styles.pop(0))
+            if self.cfg.skip_connections:
+                h = h + features[level]
+            if level == self.attention_level:
+                h = self.attention_up(h)
+        h = self.out_conv(F.relu(self.out_norm(h, styles.pop(0))))
+        if not self.cfg.warp_guided:
+            return torch.tanh(h)
+        rgb, mask = torch.tanh(h[:, :3]), torch.sigmoid(h[:, 3:])
+        return mask * guide + (1 - mask) * rgb
