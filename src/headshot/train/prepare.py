@@ -1,0 +1,340 @@
+"""``headshot prepare``: turn a folder of talking-face videos into a training set of face crops.
+
+For every clip: decode with PyAV, find the 478 MediaPipe landmarks on the kept frames, choose **one**
+square crop for the whole clip (median of the per-frame face boxes, so the crop does not wobble from
+frame to frame), cut every kept frame to ``size``×``size`` and store it as JPEG together with its
+landmarks in crop pixels.
+
+Layout of a prepared dataset (``DATASET_DIR``)::
+
+    index.json                 {"version", "size", "videos": [record, ...], "failures": [...]}
+    shards/<relative clip path>.npz
+        jpeg        uint8 (total_bytes,)     all frames' JPEG bytes, concatenated
+        offsets     int64 (N + 1,)           frame i is jpeg[offsets[i]:offsets[i + 1]]
+        landmarks   float32 (N, 478, 3)      crop pixels (x right, y down, z scaled like x)
+        frame_index int32 (N,)               index of the frame in the source video
+        crop_box    float32 (3,)             x0, y0, side of the clip's crop in source pixels
+        meta        str (0-d)                JSON: clip, video, identity, source, fps, size
+
+Shards are written with ``allow_pickle=False`` readers in mind (no object arrays) and appear atomically
+(temp file + ``os.replace``), so an existing shard is a finished clip: re-running the command resumes.
+
+Video layouts: VoxCeleb2 (``id/video/clip.mp4``: identity ``id``, video ``id/video``) and flat folders
+(``<identity>__<anything>.mp4``: identity is the prefix before ``__``, video is the file stem).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+INDEX_NAME = "index.json"
+INDEX_VERSION = 1
+
+# Framing of the crop relative to the landmark box; the same numbers as ``headshot.face.crop``
+# (scale 2.0, centre 0.12 box heights up) so that training crops look like inference crops.
+CROP_SCALE = 2.0
+CROP_SHIFT_UP = 0.12
+
+# A clip needs at least this many frames with a face to be useful for K-shot episodes.
+MIN_FRAMES = 2
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """One input clip: where it is and whom/which video it belongs to."""
+
+    path: Path
+    clip: str        # unique key: path relative to the videos folder, without suffix, "/"-separated
+    video: str       # video key (VoxCeleb2: "id/video"; flat: the stem)
+    identity: str
+
+    @property
+    def shard_name(self) -> str:
+        return f"shards/{self.clip}.npz"
+
+
+def find_clips(videos_dir: Path) -> list[ClipSource]:
+    """All video files under ``videos_dir``, sorted, with their identity and video keys.
+
+    Files three levels deep (``id/video/clip.ext``) follow the VoxCeleb2 layout; others take the
+    identity from the file name prefix before ``__`` (or the parent folder name when there is no ``__``
+    and the file sits in a sub-folder, else the stem).
+    """
+    videos_dir = Path(videos_dir)
+    if not videos_dir.is_dir():
+        raise InputError(f"videos folder not found: {videos_dir}")
+    clips = []
+    for path in sorted(videos_dir.rglob("*")):
+        if path.suffix.lower() not in VIDEO_SUFFIXES or not path.is_file():
+            continue
+        relative = path.relative_to(videos_dir).with_suffix("")
+        parts = relative.parts
+        if len(parts) == 3:
+            identity, video = parts[0], f"{parts[0]}/{parts[1]}"
+        elif "__" in path.stem:
+            identity, video = path.stem.split("__")[0], relative.as_posix()
+        elif len(parts) >= 2:
+            identity, video = parts[0], relative.as_posix()
+        else:
+            identity, video = path.stem, path.stem
+        clips.append(ClipSource(path, relative.as_posix(), video, identity))
+    return clips
+
+
+def clip_crop_box(landmarks: np.ndarray) -> np.ndarray:
+    """One square crop ``(x0, y0, side)`` for a clip from its per-frame landmarks ``(N, 478, 2+)`` pixels.
+
+    The centre and size are medians of the per-frame face boxes: robust to a few bad detections and
+    stable over the clip (the head may move inside the crop, the crop does not move).
+    """
+    xy = np.asarray(landmarks, np.float32)[..., :2]
+    low, high = xy.min(axis=1), xy.max(axis=1)                 # (N, 2)
+    box_size = np.max(high - low, axis=1)                      # (N,)
+    centre = (low + high) / 2
+    centre[:, 1] -= CROP_SHIFT_UP * box_size
+    cx, cy = np.median(centre, axis=0)
+    side = max(8.0, float(np.round(np.median(box_size) * CROP_SCALE)))
+    return np.array([np.round(cx - side / 2), np.round(cy - side / 2), side], np.float32)
+
+
+def cut_crop(frame: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """Cut the square ``box`` ``(x0, y0, side)`` out of ``frame`` (RGB uint8 HWC), resized to ``size``.
+
+    Parts outside the frame are filled by edge replication. Returns RGB uint8 ``(size, size, 3)``.
+    """
+    import cv2
+
+    x0, y0, side = (float(v) for v in box)
+    scale = size / side
+    matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(frame, matrix, (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+def to_crop_pixels(landmarks: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """Map landmarks ``(..., 3)`` from frame pixels into the ``size``×``size`` crop of ``box``."""
+    x0, y0, side = (float(v) for v in box)
+    scale = size / side
+    out = np.array(landmarks, np.float32, copy=True)
+    out[..., 0] = (out[..., 0] - x0) * scale
+    out[..., 1] = (out[..., 1] - y0) * scale
+    out[..., 2] *= scale
+    return out
+
+
+def _decode(path: Path, every: int, max_frames: int | None):
+    """Yield ``(frame_index, timestamp_ms, RGB uint8 HWC)`` for every ``every``-th frame."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as error:  # PyAV raises many error types for bad files
+        raise InputError(f"cannot open video: {error}") from None
+    with container:
+        if not container.streams.video:
+            raise InputError("no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = float(stream.average_rate or 25)
+        kept = 0
+        for index, frame in enumerate(container.decode(stream)):
+            if index % every:
+                continue
+            yield index, int(round(index * 1000.0 / rate)), frame.to_ndarray(format="rgb24")
+            kept += 1
+            if max_frames is not None and kept >= max_frames:
+                break
+
+
+def _video_fps(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        return float(container.streams.video[0].average_rate or 25)
+
+
+def prepare_clip(source: ClipSource, dataset_dir: Path, analyzer, size: int = 256, every: int = 1,
+                 max_frames: int | None = None, jpeg_quality: int = 95) -> dict:
+    """Detect, crop and store one clip as a shard; returns its index record.
+
+    Frames where no face is found are dropped. Raises :class:`InputError` for unreadable videos or
+    clips with fewer than ``MIN_FRAMES`` usable frames.
+    """
+    import cv2
+
+    frames, landmarks, indices = [], [], []
+    try:
+        for index, timestamp_ms, frame in _decode(source.path, every, max_frames):
+            faces = analyzer.detect(frame, timestamp_ms)
+            if not faces:
+                continue
+            frames.append(frame)
+            landmarks.append(faces[0].landmarks)
+            indices.append(index)
+    except InputError:
+        raise
+    except Exception as error:  # corrupt stream in the middle of decoding
+        if len(frames) < MIN_FRAMES:
+            raise InputError(f"cannot decode video: {type(error).__name__}: {error}") from None
+    if len(frames) < MIN_FRAMES:
+        raise InputError(f"only {len(frames)} frame(s) with a face")
+    landmarks_array = np.stack(landmarks).astype(np.float32)
+    box = clip_crop_box(landmarks_array)
+    encoded = []
+    for frame in frames:
+        crop = cut_crop(frame, box, size)
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                                [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        if not ok:
+            raise InputError("JPEG encoding failed")
+        encoded.append(data.reshape(-1))
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    offsets[1:] = np.cumsum([len(data) for data in encoded])
+    record = {
+        "clip": source.clip, "video": source.video, "identity": source.identity,
+        "source": str(source.path), "fps": _video_fps(source.path) / every, "size": size,
+        "frames": len(encoded), "shard": source.shard_name,
+    }
+    shard_path = Path(dataset_dir) / source.shard_name
+    shard_path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(suffix=".npz.tmp", dir=shard_path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, jpeg=np.concatenate(encoded), offsets=offsets,
+                     landmarks=to_crop_pixels(landmarks_array, box, size),
+                     frame_index=np.asarray(indices, np.int32), crop_box=box,
+                     meta=np.array(json.dumps(record)))
+        os.chmod(temp_name, 0o644)
+        os.replace(temp_name, shard_path)
+    except BaseException:
+        if os.path.exists(temp_name):
+            os.remove(temp_name)
+        raise
+    return record
+
+
+def read_shard_record(shard_path: Path) -> dict:
+    """The index record stored inside a finished shard."""
+    with np.load(shard_path, allow_pickle=False) as shard:
+        return json.loads(str(shard["meta"]))
+
+
+# --- worker process side -------------------------------------------------------------------------
+
+def _worker_run(job: tuple) -> tuple[str, dict | None, str | None]:
+    """Process one clip in a worker; never raises (errors come back as text)."""
+    source, dataset_dir, size, every, max_frames = job
+    from ..face.landmarker import FaceAnalyzer
+
+    try:
+        # A fresh VIDEO-mode analyzer per clip: timestamps restart at 0 and tracking must not carry
+        # over from the previous clip.
+        with FaceAnalyzer(video=True, max_faces=1) as analyzer:
+            return source.clip, prepare_clip(source, dataset_dir, analyzer, size, every, max_frames), None
+    except Exception as error:  # bad video: report, never abort the run
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return source.clip, None, message
+
+
+def write_index(dataset_dir: Path, size: int, records: list[dict], failures: list[dict]) -> Path:
+    """Write ``index.json`` atomically; returns its path."""
+    dataset_dir = Path(dataset_dir)
+    payload = {
+        "version": INDEX_VERSION, "size": size,
+        "videos": sorted(records, key=lambda record: record["clip"]),
+        "failures": sorted(failures, key=lambda failure: failure["clip"]),
+    }
+    path = dataset_dir / INDEX_NAME
+    handle, temp_name = tempfile.mkstemp(suffix=".json.tmp", dir=dataset_dir)
+    with os.fdopen(handle, "w") as file:
+        json.dump(payload, file, indent=1)
+    os.chmod(temp_name, 0o644)
+    os.replace(temp_name, path)
+    return path
+
+
+def prepare_dataset(videos_dir: Path, dataset_dir: Path, size: int = 256, workers: int = 1, every: int = 1,
+                    max_frames: int | None = None, progress: bool = True) -> dict:
+    """Prepare every clip under ``videos_dir`` into ``dataset_dir`` (see the module docstring).
+
+    Args:
+        size: crop side in pixels.
+        workers: parallel processes, each with its own MediaPipe FaceAnalyzer.
+        every: keep every ``every``-th frame.
+        max_frames: keep at most this many frames per clip (after ``every``).
+        progress: show a rich progress bar.
+
+    Returns the index (as written to ``index.json``). Clips whose shard already exists (with the same
+    crop size) are skipped, so an interrupted run resumes; clips that fail are listed under
+    ``"failures"`` with the reason and retried on the next run.
+    """
+    if size < 16:
+        raise InputError(f"--size must be at least 16, got {size}")
+    if every < 1:
+        raise InputError(f"--every must be at least 1, got {every}")
+    dataset_dir = Path(dataset_dir)
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    clips = find_clips(videos_dir)
+    if not clips:
+        raise InputError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) found under {videos_dir}")
+    records: list[dict] = []
+    todo: list[ClipSource] = []
+    for source in clips:
+        shard_path = dataset_dir / source.shard_name
+        if shard_path.is_file():
+            try:
+                record = read_shard_record(shard_path)
+                if record.get("size") == size:
+                    records.append(record)
+                    continue
+            except Exception:
+                pass  # unreadable shard: redo it
+        todo.append(source)
+    failures: list[dict] = []
+    jobs = [(source, dataset_dir, size, every, max_frames) for source in todo]
+
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    columns = [TextColumn("prepare"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[frames]} frames"),
+               TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn()]
+    started = time.monotonic()
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("clips", total=len(clips), completed=len(records),
+                            frames=sum(r["frames"] for r in records), failed=0)
+
+        def collect(result):
+            clip, record, error = result
+            if record is not None:
+                records.append(record)
+            else:
+                failures.append({"clip": clip, "error": error})
+            bar.update(task, advance=1, frames=sum(r["frames"] for r in records), failed=len(failures))
+
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                collect(_worker_run(job))
+        else:
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")  # MediaPipe graphs do not survive fork
+            with context.Pool(min(workers, len(jobs))) as pool:
+                for result in pool.imap_unordered(_worker_run, jobs):
+                    collect(result)
+    sources = {source.clip: source for source in clips}
+    for failure in failures:
+        failure["source"] = str(sources[failure["clip"]].path)
+    write_index(dataset_dir, size, records, failures)
+    index = json.loads((dataset_dir / INDEX_NAME).read_text())
+    index["seconds"] = time.monotonic() - started
+    return index
