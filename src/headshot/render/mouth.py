@@ -1,0 +1,189 @@
+"""Mouth interior for the warp engine.
+
+When the target mouth opens wider than the source's, the warp can only stretch the source's (usually
+closed) lip line into the hole, which reads as smeared lips. Inside the target inner-lip polygon we
+instead show either the driver's own mouth interior (affinely mapped from the driver's inner lips to the
+target's, colour-matched to the source by the mean and spread in Lab of the lips) or, without driver
+pixels, a synthesised cavity: dark, shaded top to bottom, with a hint of upper teeth when wide open and a
+tongue tint low. The edge is feathered so the lips keep their own pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..face import topology
+
+INNER_CORNERS = (78, 308)
+# Opening (inner-lip gap / inner mouth width) beyond the source's at which the interior starts to show,
+# and the extra opening over which it fades in fully.
+OPEN_THRESHOLD = 0.015
+OPEN_RAMP = 0.06
+# A driver whose own mouth is open less than this has no interior worth copying.
+DRIVER_MIN_OPENING = 0.05
+
+
+def mouth_opening(landmarks: np.ndarray) -> float:
+    """Inner-lip gap divided by the inner mouth width (dimensionless, 0 = closed)."""
+    gap = np.linalg.norm(landmarks[topology.LOWER_LIP_INNER, :2] - landmarks[topology.UPPER_LIP_INNER, :2])
+    width = np.linalg.norm(landmarks[INNER_CORNERS[1], :2] - landmarks[INNER_CORNERS[0], :2])
+    return float(gap / max(width, 1e-6))
+
+
+def _box(points: np.ndarray, pad: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Integer box ``(x0, y0, x1, y1)`` around ``points`` grown by ``pad``, clipped to ``shape``."""
+    x0, y0 = np.floor(points.min(0) - pad).astype(int)
+    x1, y1 = np.ceil(points.max(0) + pad).astype(int) + 1
+    return max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
+
+
+def _polygon_mask(points: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    shifted = np.round((points - (x0, y0)) * 16).astype(np.int32)
+    cv2.fillPoly(mask, [shifted], 255, cv2.LINE_8, 4)
+    return mask
+
+
+def lips_ring_stats(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Colour of the lips (ring between outer and inner lip loops) of a face in ``image`` (RGB uint8).
+
+    Returns ``(lab_mean, lab_std, rgb_mean)``: Lab as OpenCV's float conversion (L in [0, 100]).
+    """
+    outer = landmarks[topology.OUTER_LIPS, :2]
+    box = _box(outer, 2, image.shape[:2])
+    x0, y0, x1, y1 = box
+    ring = (_polygon_mask(outer, box) > 0) & (_polygon_mask(landmarks[topology.INNER_LIPS, :2], box) == 0)
+    patch = image[y0:y1, x0:x1]
+    if ring.sum() < 8:  # tiny or degenerate face: use the whole box
+        ring = np.ones(patch.shape[:2], bool)
+    pixels = patch[ring].astype(np.float32)
+    lab = cv2.cvtColor(pixels.reshape(-1, 1, 3) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    return lab.mean(0), lab.std(0) + 1e-3, pixels.mean(0)
+
+
+def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+class MouthInterior:
+    """Fills the opening mouth of rendered frames for one source.
+
+    Args:
+        source: the source crop, RGB uint8 HWC.
+        source_landmarks: its ``(478, 3)`` landmarks (crop pixels).
+    """
+
+    def __init__(self, source: np.ndarray, source_landmarks: np.ndarray):
+        self.source_opening = mouth_opening(source_landmarks)
+        self.lips_lab_mean, self.lips_lab_std, self.lips_rgb = lips_ring_stats(source, source_landmarks)
+        face = source_landmarks[topology.FACE_OVAL, :2]
+        box = _box(face, 0, source.shape[:2])
+        skin = source[box[1]:box[3], box[0]:box[2]].reshape(-1, 3).astype(np.float32)
+        # Teeth are lit like the face: scale a neutral enamel colour by the face's brightness.
+        brightness = float(np.clip(np.median(skin.mean(1)) / 160.0, 0.55, 1.1))
+        self.teeth_rgb = np.array([228.0, 222.0, 206.0], np.float32) * brightness
+
+    def weight(self, target_landmarks: np.ndarray) -> float:
+        """How much interior to show (0..1) for a target, from its opening beyond the source's."""
+        extra = mouth_opening(target_landmarks) - self.source_opening - OPEN_THRESHOLD
+        return float(np.clip(extra / OPEN_RAMP, 0.0, 1.0))
+
+    def apply(self, image: np.ndarray, target_landmarks: np.ndarray, driver_frame: np.ndarray | None = None,
+              driver_landmarks: np.ndarray | None = None) -> None:
+        """Blend a mouth interior into ``image`` (RGB uint8, modified in place) inside the target's
+        inner-lip polygon, if the target opens wider than the source."""
+        strength = self.weight(target_landmarks)
+        if strength <= 0.0:
+            return
+        inner = target_landmarks[topology.INNER_LIPS, :2].astype(np.float64)
+        width = np.linalg.norm(inner[10] - inner[0])
+        feather = max(0.7, 0.025 * width)
+        box = _box(inner, 3 * feather + 2, image.shape[:2])
+        x0, y0, x1, y1 = box
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            return
+        mask = _polygon_mask(inner, box).astype(np.float32) / 255.0
+        mask = cv2.GaussianBlur(mask, (0, 0), feather)
+        if driver_frame is not None and mouth_opening(driver_landmarks) >= DRIVER_MIN_OPENING:
+            interior = self.from_driver(box, target_landmarks, driver_frame, driver_landmarks)
+        else:
+            interior = self.synthesise(box, target_landmarks)
+        alpha = (mask * strength)[..., None]
+        patch = image[y0:y1, x0:x1].astype(np.float32)
+        image[y0:y1, x0:x1] = np.clip(patch + alpha * (interior - patch), 0, 255).astype(np.uint8)
+
+    def from_driver(self, box: tuple[int, int, int, int], target_landmarks: np.ndarray,
+                    driver_frame: np.ndarray, driver_landmarks: np.ndarray) -> np.ndarray:
+        """The driver's mouth interior mapped into ``box`` of the target (float32 RGB), colour-matched
+        to the source's lips."""
+        x0, y0, x1, y1 = box
+        target_inner = target_landmarks[topology.INNER_LIPS, :2].astype(np.float64)
+        driver_inner = driver_landmarks[topology.INNER_LIPS, :2].astype(np.float64)
+        # Least-squares affine target -> driver (backward map).
+        design = np.hstack([target_inner, np.ones((len(target_inner), 1))])
+        affine, *_ = np.linalg.lstsq(design, driver_inner, rcond=None)
+        matrix = affine.T.copy()
+        matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)
+        patch = cv2.warpAffine(driver_frame, matrix, (x1 - x0, y1 - y0),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        driver_mean, driver_std, _ = lips_ring_stats(driver_frame, driver_landmarks)
+        lab = cv2.cvtColor(patch.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+        gain = np.clip(self.lips_lab_std / driver_std, 0.6, 1.6)
+        lab = (lab - driver_mean) * gain + self.lips_lab_mean
+        lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
+        return cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2RGB) * 255.0
+
+    def synthesise(self, box: tuple[int, int, int, int], target_landmarks: np.ndarray) -> np.ndarray:
+        """A plausible mouth interior for ``box`` of the target (float32 RGB) from the source's
+        colours: dark cavity, lit inner-lip surfaces, upper teeth when wide open, tongue low."""
+        x0, y0, x1, y1 = box
+        inner = target_landmarks[topology.INNER_LIPS, :2].astype(np.float64)
+        left, right = inner[0], inner[10]
+        axis_u = right - left
+        half_width = max(np.linalg.norm(axis_u) / 2.0, 1.0)
+        axis_u /= 2.0 * half_width
+        axis_v = np.array([-axis_u[1], axis_u[0]])
+        down = target_landmarks[topology.LOWER_LIP_INNER, :2] - target_landmarks[topology.UPPER_LIP_INNER, :2]
+        if float(down @ axis_v) < 0:
+            axis_v = -axis_v
+        centre = (left + right) / 2.0
+        # Lip curves in mouth coordinates (u across, v down, pixels).
+        rel = inner - centre
+        u_pts, v_pts = rel @ axis_u, rel @ axis_v
+        upper = np.arange(0, 11)
+        lower = np.r_[10:20, 0]
+        order_up = np.argsort(u_pts[upper])
+        order_lo = np.argsort(u_pts[lower])
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        px, py = xs - centre[0], ys - centre[1]
+        u = px * axis_u[0] + py * axis_u[1]
+        v = px * axis_v[0] + py * axis_v[1]
+        top = np.interp(u, u_pts[upper][order_up], v_pts[upper][order_up])
+        bottom = np.interp(u, u_pts[lower][order_lo], v_pts[lower][order_lo])
+        gap = np.maximum(bottom - top, 1.0)
+        un = np.clip(np.abs(u) / half_width, 0.0, 1.0)
+        vn = np.clip((v - top) / gap, 0.0, 1.0)
+        opening = mouth_opening(target_landmarks)
+
+        lips = self.lips_rgb.astype(np.float64)
+        # Cavity: lit wet lip surfaces near the lips, dark throat in the middle, darker corners.
+        depth = np.sin(np.pi * vn) ** 0.6 * (1.0 - 0.5 * un)
+        cavity = (lips * 0.42)[None, None] * (1 - depth)[..., None] + (lips * 0.09)[None, None] * depth[..., None]
+        cavity *= (1.0 - 0.45 * un ** 3)[..., None]
+        # Tongue: low in the mouth, pinker and lighter towards the front.
+        tongue_w = (_smoothstep(0.5, 0.92, vn) * (1.0 - un ** 2) * _smoothstep(0.12, 0.3, opening) * 0.8)
+        tongue = (lips * np.array([0.72, 0.55, 0.55]))[None, None] * (0.55 + 0.45 * vn)[..., None]
+        colour = cavity + tongue_w[..., None] * (tongue - cavity)
+        # Upper teeth: a band under the upper lip, fading towards the corners, shaded under the lip.
+        teeth_height = np.minimum(0.45 * gap, 0.13 * 2.0 * half_width)
+        below_lip = v - top
+        teeth_w = ((1.0 - _smoothstep(0.65, 1.0, below_lip / np.maximum(teeth_height, 1e-3)))
+                   * (1.0 - _smoothstep(0.35, 0.72, un)) * _smoothstep(0.1, 0.26, opening) * 0.9)
+        shade = (0.72 + 0.28 * _smoothstep(0.0, 0.3, below_lip / np.maximum(teeth_height, 1e-3)))
+        shade = shade * (1.0 - 0.4 * un ** 2)
+        teeth = self.teeth_rgb[None, None].astype(np.float64) * shade[..., None]
+        colour = colour + teeth_w[..., None] * (teeth - colour)
+        return colour.astype(np.float32)

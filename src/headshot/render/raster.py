@@ -1,0 +1,132 @@
+"""Dense backward flow from a triangle mesh: a triangle-index map rasterised at reduced resolution, one
+affine map per triangle, upsampled to full resolution.
+
+Convention: a flow is float32 ``(H, W, 2)``, the displacement (pixels, x then y) to add to an output
+pixel's coordinates to find where to sample the source (backward mapping, as ``cv2.remap`` expects).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+NO_TRIANGLE = -1
+_SUBPIXEL_BITS = 4
+
+
+def backward_affines(source_points: np.ndarray, target_points: np.ndarray,
+                     triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-triangle affine displacement ``target pixel -> source pixel - target pixel``.
+
+    Args:
+        source_points, target_points: ``(V, 2)`` vertex positions (pixels).
+        triangles: ``(T, 3)`` vertex indices.
+
+    Returns:
+        ``coefficients`` float64 ``(T, 6)``: ``dx = c0 + c1 x + c2 y``, ``dy = c3 + c4 x + c5 y``; and
+        ``twice_area`` ``(T,)``: twice the signed target area (pixels², positive = same orientation as
+        a positively oriented source triangle). Degenerate triangles get zero coefficients.
+    """
+    t0, t1, t2 = (target_points[triangles[:, i]] for i in range(3))
+    s0, s1, s2 = (source_points[triangles[:, i]] for i in range(3))
+    e1, e2 = t1 - t0, t2 - t0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(det) > 1e-6
+    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    # inverse of [[e1x, e2x], [e1y, e2y]]
+    i00, i01 = e2[:, 1] * inv_det, -e2[:, 0] * inv_det
+    i10, i11 = -e1[:, 1] * inv_det, e1[:, 0] * inv_det
+    f1, f2 = s1 - s0, s2 - s0
+    a00 = f1[:, 0] * i00 + f2[:, 0] * i10
+    a01 = f1[:, 0] * i01 + f2[:, 0] * i11
+    a10 = f1[:, 1] * i00 + f2[:, 1] * i10
+    a11 = f1[:, 1] * i01 + f2[:, 1] * i11
+    # source = s0 + A (p - t0)  =>  displacement = (s0 - A t0) + (A - I) p
+    c0 = s0[:, 0] - (a00 * t0[:, 0] + a01 * t0[:, 1])
+    c3 = s0[:, 1] - (a10 * t0[:, 0] + a11 * t0[:, 1])
+    coefficients = np.stack([c0, a00 - 1.0, a01, c3, a10, a11 - 1.0], axis=1)
+    coefficients[~ok] = 0.0
+    return coefficients, det
+
+
+class FlowRasteriser:
+    """Turns per-triangle affine maps into a full-resolution backward flow.
+
+    Args:
+        size: output side in pixels (square).
+        scale: resolution of the triangle-index map relative to the output (0.5: a 256 px map for a
+            512 px output). The flow is piecewise affine, so bilinear upsampling loses little except at
+            occlusion edges.
+    """
+
+    def __init__(self, size: int, scale: float):
+        self.size = int(size)
+        self.map_size = max(8, int(round(size * scale)))
+        self.scale = self.map_size / self.size
+        centres = (np.arange(self.map_size, dtype=np.float32) + 0.5) / self.scale - 0.5
+        self._x, self._y = np.meshgrid(centres, centres)
+        self._index = np.empty((self.map_size, self.map_size), np.int32)
+        grid = np.arange(self.size, dtype=np.float32)
+        self.grid_x, self.grid_y = np.meshgrid(grid, grid)
+
+    def index_map(self, target_points: np.ndarray, triangles: np.ndarray,
+                  order: np.ndarray) -> np.ndarray:
+        """Rasterise ``triangles[order]`` (later ones on top) into an int32 map of triangle indices
+        (``NO_TRIANGLE`` where none), at the reduced resolution."""
+        low = (target_points + 0.5) * self.scale - 0.5
+        corners = np.round(low[triangles] * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+        index = self._index
+        index.fill(NO_TRIANGLE)
+        fill = cv2.fillConvexPoly
+        for t in order.tolist():
+            fill(index, corners[t], t, cv2.LINE_8, _SUBPIXEL_BITS)
+        return index
+
+    def flow(self, index: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+        """Full-resolution backward flow ``(H, W, 2)`` float32 from an index map and per-triangle
+        coefficients (see :func:`backward_affines`); zero where no triangle and on the frame border."""
+        table = np.vstack([coefficients, np.zeros((1, 6))]).astype(np.float32)
+        flat = index.ravel()
+        flat = np.where(flat < 0, len(coefficients), flat)
+        x, y = self._x.ravel(), self._y.ravel()
+        c = table[flat]
+        low = np.empty((self.map_size * self.map_size, 2), np.float32)
+        low[:, 0] = c[:, 0] + c[:, 1] * x + c[:, 2] * y
+        low[:, 1] = c[:, 3] + c[:, 4] * x + c[:, 5] * y
+        low = low.reshape(self.map_size, self.map_size, 2)
+        holes = index < 0
+        if holes.any():
+            low = self._fill_holes(low, holes)
+        if self.map_size == self.size:
+            full = low
+        else:
+            full = cv2.resize(low, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        full[0, :] = 0.0
+        full[-1, :] = 0.0
+        full[:, 0] = 0.0
+        full[:, -1] = 0.0
+        return full
+
+    @staticmethod
+    def _fill_holes(low: np.ndarray, holes: np.ndarray) -> np.ndarray:
+        """Give pixels no triangle covers (culled flipped or degenerate triangles) the mean flow of the
+        covered pixels around them (normalised box filter, growing until every hole is reached)."""
+        valid = (~holes).astype(np.float32)
+        weighted = low * valid[..., None]
+        size = max(3, low.shape[0] // 64 * 2 + 1)
+        for _ in range(4):
+            total = cv2.blur(valid, (size, size))
+            summed = cv2.blur(weighted, (size, size))
+            reached = holes & (total > 1e-3)
+            low[reached] = summed[reached] / total[reached][:, None]
+            holes = holes & ~reached
+            if not holes.any():
+                break
+            size = size * 2 + 1
+        low[holes] = 0.0
+        return low
+
+    def remap(self, image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        """Sample ``image`` (HWC) at ``pixel + flow`` (bilinear, edges replicated)."""
+        return cv2.remap(image, self.grid_x + flow[..., 0], self.grid_y + flow[..., 1],
+                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
