@@ -171,6 +171,7 @@ def test_fractional_fps_round_trips(tmp_path, fps, extension):
             writer.write(np.full((48, 64, 3), i * 8, np.uint8))
     with VideoReader(out) as reader:
         assert reader.fps == pytest.approx(float(fps), abs=1e-4)
+        assert reader.frame_count == 30  # Matroska stores no count: there it is duration x fps
         frames = list(reader)
     assert len(frames) == 30
     assert frames[-1].time_s == pytest.approx(29 / float(fps), abs=2e-3)

@@ -18,11 +18,10 @@ from __future__ import annotations
 import io
 import logging
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError, OutputError
 from .atomic import atomic_output, check_output_path
@@ -72,8 +71,8 @@ def read_image_rgba(source: str | os.PathLike | np.ndarray) -> np.ndarray:
     """
     if isinstance(source, np.ndarray):
         return to_rgb_uint8(source, keep_alpha=True)
-    image = _open_pil(Path(source))
-    return _pil_to_array(image, Path(source))
+    path = Path(source).expanduser()
+    return _pil_to_array(_open_pil(path), path)
 
 
 def to_rgb_uint8(array: np.ndarray, keep_alpha: bool = False) -> np.ndarray:
@@ -156,14 +155,12 @@ def _open_pil(path: Path) -> Image.Image:
     if not data:
         raise InputError(f"image file is empty: {name}")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            image.load()  # decode now: truncated or corrupt data fails here, not later
+        image = Image.open(io.BytesIO(data))
+        image.load()  # decode now: truncated or corrupt data fails here, not later
     except UnidentifiedImageError:
         hint = " (it looks like a video)" if is_video_path(path) else ""
         raise InputError(f"not an image file Pillow can read: {name}{hint}") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise InputError(f"image is too large to decode safely: {name}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise InputError(f"image file is corrupt or truncated: {name} ({_one_line(error)})") from None
@@ -205,9 +202,11 @@ def _cmyk_to_rgb(image: Image.Image, path: Path) -> Image.Image:
     profile = image.info.get("icc_profile")
     if profile:
         try:
+            from PIL import ImageCms  # needs Pillow built with LittleCMS (the PyPI wheels are)
+
             source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
             return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
-        except (ImageCms.PyCMSError, OSError, ValueError) as error:
+        except Exception as error:  # missing LittleCMS or a broken profile: use Pillow's formula
             log.warning("ignoring unusable ICC profile in %s: %s", path, _one_line(error))
     return image.convert("RGB")
 

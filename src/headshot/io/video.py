@@ -140,7 +140,7 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike, max_frames: int | None = None, allow_truncated: bool = False):
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         self.max_frames = max_frames
         self._container = _open_input(self.path, "video")
         try:
@@ -538,7 +538,7 @@ class VideoWriter:
         self._done = False
         self._audio: _AudioTrack | None = None
         if audio_from is not None:
-            source = Path(audio_from)
+            source = Path(audio_from).expanduser()
             try:
                 self._audio = _AudioTrack(source)
             except IndexError:
