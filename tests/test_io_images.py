@@ -36,6 +36,28 @@ def test_exif_orientation_is_applied(tmp_path, astronaut):
     assert _psnr(shown[:, :300], np.rot90(stored, k=1)[:, :300]) < 20  # not the other way round
 
 
+@pytest.mark.parametrize(
+    "orientation, display",
+    [
+        (1, lambda a: a),
+        (2, np.fliplr),
+        (3, lambda a: np.rot90(a, 2)),
+        (4, np.flipud),
+        (5, lambda a: a.transpose(1, 0, 2)),
+        (6, lambda a: np.rot90(a, -1)),
+        (7, lambda a: np.rot90(a, 2).transpose(1, 0, 2)),
+        (8, lambda a: np.rot90(a, 1)),
+    ],
+)
+def test_all_eight_exif_orientations(tmp_path, astronaut, orientation, display):
+    stored = astronaut[40:200, 100:400]  # 160x300, asymmetric
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    image.save(tmp_path / "oriented.png", exif=exif)  # lossless, so the comparison is exact
+    assert np.array_equal(read_image(tmp_path / "oriented.png"), display(stored))
+
+
 def test_rgba_composited_on_white_and_alpha_kept(tmp_path, astronaut):
     alpha = np.zeros(astronaut.shape[:2], np.uint8)
     alpha[:, 256:] = 255

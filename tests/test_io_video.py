@@ -19,6 +19,7 @@ from headshot.io.video import Frame, VideoReader, VideoWriter, probe, read_frame
 # and the clip whose source was truncated (the re-encoded file is whole).
 CLIPS = [
     "aoc__SadTalker__WDA_AlexandriaOcasioCortez_000.mp4",
+    "obama__LIA-X__driving4.mp4",  # audio outlasts the video by 0.06 s
     "eamm_contempt_woman__EAMM__contempt.mp4",
     "mead_M030__EAMM__M030_sad_3_001.mp4",
     "mead_M030__EAMM__sad.mp4",
@@ -51,9 +52,10 @@ def test_reader_matches_manifest(dev_data, name):
         assert reader.fps == pytest.approx(fps)
         assert reader.size == (width, height)
         assert reader.has_audio == (row["has_audio"] == "yes")
-        assert reader.duration == pytest.approx(seconds, abs=0.05)
+        assert reader.duration == pytest.approx(seconds, abs=0.1)
         frames = list(reader)
-    assert len(frames) == reader.frame_count == round(seconds * fps)
+    assert len(frames) == reader.frame_count
+    assert len(frames) / fps == pytest.approx(seconds, abs=0.1)
     assert [f.index for f in frames] == list(range(len(frames)))
     assert frames[1].time_s == pytest.approx(1 / fps, abs=1e-3)
     assert frames[-1].time_s == pytest.approx((len(frames) - 1) / fps, abs=1e-3)
@@ -61,6 +63,23 @@ def test_reader_matches_manifest(dev_data, name):
     assert isinstance(first, Frame)
     assert first.rgb.shape == (height, width, 3) and first.rgb.dtype == np.uint8
     assert first.rgb.std() > 10
+
+
+def test_probe_matches_manifest_for_every_dev_clip(dev_data):
+    # The manifest's seconds are the container's duration, which includes an audio track that may run up
+    # to ~0.1 s past the last video frame; frame counts are checked exactly by the decode test above.
+    mismatches = []
+    for name, row in _manifest(dev_data).items():
+        if not name.endswith(".mp4"):
+            continue
+        info = probe(dev_data / "videos" / name)
+        width, height = (int(v) for v in row["WxH"].split("x"))
+        fps, seconds = float(row["fps"]), float(row["seconds"])
+        if (info["fps"], info["size"], info["has_audio"]) != (fps, (width, height), row["has_audio"] == "yes"):
+            mismatches.append(f"{name}: {info}")
+        elif not -0.1 <= info["frames"] / fps - seconds <= 0.01:
+            mismatches.append(f"{name}: {info['frames']} frames for {seconds} s")
+    assert not mismatches, mismatches
 
 
 def test_probe_and_read_frames(talking_clip):
@@ -152,7 +171,7 @@ def test_audio_transcoded_to_aac_and_trimmed(tmp_path):
 
 
 def test_audio_source_without_audio_or_missing(tmp_path, dev_data):
-    silent = dev_data / "videos" / CLIPS[1]
+    silent = dev_data / "videos" / "eamm_contempt_woman__EAMM__contempt.mp4"
     with VideoWriter(tmp_path / "a.mp4", 25, audio_from=silent) as writer:
         assert not writer.has_audio
         writer.write(np.zeros((32, 32, 3), np.uint8))
