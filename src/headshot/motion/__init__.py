@@ -1,0 +1,1 @@
+"""Motion: head pose vs expression (pose), transfer (retarget), .motion files (template), presets."""
