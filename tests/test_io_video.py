@@ -197,6 +197,38 @@ def test_fractional_fps_round_trips(tmp_path, fps, extension):
     assert abs(int(frames[10].rgb.mean()) - 80) <= 2
 
 
+def _write_variable_rate_clip(path: Path, slot_times: list[float]) -> None:
+    """Frame j (grey level 8 j) shown at slot_times[j] x 40 ms, in a millisecond time base."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for j, slot in enumerate(slot_times):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 8 * j, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = round(slot * 40), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def test_variable_frame_rate_is_put_on_a_constant_grid(tmp_path):
+    # 30 frames over 1.2 s (25 fps on average): a gap over slots 3-5, three frames crowded into 20-21.
+    slot_times = [0, 1, 2, *range(6, 21), 20.3, 20.6, 20.8, *range(21, 30)]
+    _write_variable_rate_clip(tmp_path / "vfr.mp4", slot_times)
+    with VideoReader(tmp_path / "vfr.mp4") as reader:
+        assert reader.fps == 25.0
+        frames = list(reader)
+    shown = [round(f.rgb.mean() / 8) for f in frames]
+    expected = [0, 1, 2, 2, 2, 2, *range(3, 18), 19, *range(22, 30)]  # slot k -> source frame j
+    assert shown == expected
+    assert [f.time_s for f in frames] == pytest.approx([k / 25 for k in range(30)])
+    with VideoReader(tmp_path / "vfr.mp4", constant_rate=False) as reader:
+        frames = list(reader)
+    assert [round(f.rgb.mean() / 8) for f in frames] == list(range(30))
+    assert [f.time_s for f in frames] == pytest.approx([t * 0.04 for t in slot_times], abs=1e-3)
+
+
 def test_odd_size_is_padded_by_edge_replication(tmp_path, astronaut):
     image = np.ascontiguousarray(astronaut[150:213, 180:275])  # 63x95, the face
     with VideoWriter(tmp_path / "odd.mp4", 25) as writer:

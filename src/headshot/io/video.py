@@ -121,11 +121,17 @@ class VideoReader:
     display order, with the stream's display-matrix rotation applied (multiples of 90 degrees). The
     reader is single-pass: open a new one to read again. Memory stays flat whatever the length.
 
+    By default frames are put on a constant grid of ``fps``: frame ``index`` is the picture shown at
+    ``time_s = index / fps``. A decoded frame whose slot is already taken is dropped and an empty slot
+    repeats the previous frame, so variable-frame-rate (phone) videos stay in sync with their audio when
+    written back at ``fps``. Constant-rate files, almost all, come through unchanged.
+
     Parameters:
         path: the video file.
         max_frames: stop after this many frames (``None``: all).
         allow_truncated: a file whose index points past its end (an interrupted download or copy) raises
             :class:`InputError` unless this is True; then the frames present are decoded, with a warning.
+        constant_rate: False yields every decoded frame once, with its own timestamp in ``time_s``.
 
     Raises :class:`InputError` (one line) for a missing, empty, corrupt or truncated file, a file without
     a video stream, or one with no decodable frame. A decode error after the first frame ends the
@@ -137,11 +143,18 @@ class VideoReader:
     ``codec`` (decoder name).
     """
 
-    def __init__(self, path: str | os.PathLike, max_frames: int | None = None, allow_truncated: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        max_frames: int | None = None,
+        allow_truncated: bool = False,
+        constant_rate: bool = True,
+    ):
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
         self.path = Path(path).expanduser()
         self.max_frames = max_frames
+        self.constant_rate = constant_rate
         self._container = _open_input(self.path, "video")
         try:
             self._setup(allow_truncated)
@@ -269,15 +282,17 @@ class VideoReader:
             )
             return None
 
-    def _to_frame(self, av_frame: av.VideoFrame) -> Frame:
+    def _time_of(self, av_frame: av.VideoFrame, decoded: int) -> float:
+        """Seconds from the stream's start (``decoded / fps`` when the frame has no timestamp)."""
+        if av_frame.pts is not None and av_frame.time_base is not None:
+            return float(av_frame.pts * av_frame.time_base) - self._start_s
+        return decoded / self.fps
+
+    def _rgb_of(self, av_frame: av.VideoFrame) -> np.ndarray:
         rgb = av_frame.to_ndarray(format="rgb24")
         if self.rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
-        if av_frame.pts is not None and av_frame.time_base is not None:
-            time_s = float(av_frame.pts * av_frame.time_base) - self._start_s
-        else:
-            time_s = self._index / self.fps
-        return Frame(self._index, time_s, rgb)
+        return rgb
 
     def __iter__(self) -> Iterator[Frame]:
         if self._started:
@@ -289,12 +304,36 @@ class VideoReader:
 
     def _frames(self) -> Iterator[Frame]:
         av_frame, self._first = self._first, None
+        previous: np.ndarray | None = None
+        decoded = 0
         while av_frame is not None and not self._closed:
-            if self.max_frames is not None and self._index >= self.max_frames:
+            time_s = self._time_of(av_frame, decoded)
+            decoded += 1
+            if not self.constant_rate:
+                yield Frame(self._index, time_s, self._rgb_of(av_frame))
+                self._index += 1
+            else:
+                slot = round(time_s * self.fps)
+                if slot >= self._index:  # else this frame's slot is already filled: drop it
+                    if previous is not None and slot - self._index > self.fps:
+                        log.warning("%s: %.1f s without frames at %.2f s; repeating the last frame",
+                                    self.path, (slot - self._index) / self.fps, self._index / self.fps)
+                    while previous is not None and self._index < slot:  # a gap: repeat the last frame
+                        if self._done():
+                            return
+                        yield Frame(self._index, self._index / self.fps, previous.copy())
+                        self._index += 1
+                    if self._done():
+                        return
+                    previous = self._rgb_of(av_frame)
+                    yield Frame(self._index, self._index / self.fps, previous)
+                    self._index += 1
+            if self._done():
                 return
-            yield self._to_frame(av_frame)
-            self._index += 1
             av_frame = self._next_av_frame()
+
+    def _done(self) -> bool:
+        return self._closed or (self.max_frames is not None and self._index >= self.max_frames)
 
     def close(self) -> None:
         """Release the file and decoder. Safe to call more than once."""
