@@ -138,20 +138,66 @@ def test_colours_survive_the_yuv_round_trip(tmp_path):
         assert np.abs(middle[index] - colour).max() <= 3, (colour, middle[index])
 
 
-def _write_tone(path: Path, seconds: float, rate: int = 22050, hz: float = 440.0) -> None:
-    """A stereo 16-bit PCM WAV sine (not AAC, so the writer must transcode it)."""
-    samples = int(seconds * rate)
-    tone = (np.sin(2 * np.pi * hz * np.arange(samples) / rate) * 12000).astype(np.int16)
+def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    """A stereo 16-bit PCM WAV of mono int16 ``samples`` (not AAC, so a writer must transcode it)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("pcm_s16le", rate=rate, layout="stereo")
-        for start in range(0, samples, 4096):
-            chunk = np.repeat(tone[start : start + 4096], 2)[None]
+        for start in range(0, len(samples), 4096):
+            chunk = np.repeat(samples[start : start + 4096], 2)[None]
             frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="stereo")
             frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
+
+
+def _write_tone(path: Path, seconds: float, rate: int = 22050, hz: float = 440.0) -> None:
+    samples = int(seconds * rate)
+    _write_wav(path, (np.sin(2 * np.pi * hz * np.arange(samples) / rate) * 12000).astype(np.int16), rate)
+
+
+def _audio_on_video_clock(path: Path) -> tuple[np.ndarray, int, float]:
+    """First channel of the audio as float, its rate, and its start in seconds on the video's clock."""
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        video_start = float(video.start_time * video.time_base)
+        chunks, start = [], None
+        for frame in container.decode(audio):
+            if start is None:
+                start = float(frame.pts * frame.time_base) - video_start
+            chunks.append(frame.to_ndarray()[0].astype(np.float64))
+        return np.concatenate(chunks), audio.rate, start
+
+
+def _sample_at(audio: tuple[np.ndarray, int, float], time_s: float) -> int:
+    samples, rate, start = audio
+    return int(round((time_s - start) * rate))
+
+
+@pytest.mark.parametrize("extension", [".mp4", ".mkv"])
+def test_copied_audio_stays_in_sync(tmp_path, talking_clip, extension):
+    out = tmp_path / f"sync{extension}"
+    with VideoWriter(out, 25, audio_from=talking_clip) as writer:
+        for rgb in read_frames(talking_clip, max_frames=50):
+            writer.write(rgb)
+    source, copy = _audio_on_video_clock(talking_clip), _audio_on_video_clock(out)
+    assert source[1] == copy[1] == 16000
+    window = [(a[0][_sample_at(a, 0.5) : _sample_at(a, 0.5) + 16000]) for a in (source, copy)]
+    assert np.corrcoef(window[0], window[1])[0, 1] > 0.999  # same samples at the same video time
+
+
+def test_transcoded_audio_stays_in_sync(tmp_path):
+    rate = 22050
+    click = np.zeros(rate * 2, np.int16)
+    click[rate // 2 : rate // 2 + 64] = 20000  # a click at 0.5 s
+    _write_wav(tmp_path / "click.wav", click, rate)
+    with VideoWriter(tmp_path / "click.mp4", 25, audio_from=tmp_path / "click.wav") as writer:
+        for _ in range(40):
+            writer.write(np.zeros((32, 32, 3), np.uint8))
+    audio = _audio_on_video_clock(tmp_path / "click.mp4")
+    peak_s = audio[2] + np.argmax(np.abs(audio[0])) / audio[1]
+    assert peak_s == pytest.approx(0.5, abs=0.005)
 
 
 def test_audio_transcoded_to_aac_and_trimmed(tmp_path):

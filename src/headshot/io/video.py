@@ -232,26 +232,32 @@ class VideoReader:
         elif stream.frames and stream.frames > 0:
             count = int(stream.frames)
         else:
-            seconds = None
-            if stream.duration is not None:
-                seconds = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                seconds = container.duration / av.time_base
+            seconds = self._stream_seconds(container, stream)
             count = max(1, round(seconds * self.fps)) if seconds else 0
         if self.max_frames is not None:
             count = min(count, self.max_frames) if count else self.max_frames
         return count
 
     def _duration(self, container, stream) -> float:
-        if stream.duration is not None and stream.duration > 0:
-            seconds = float(stream.duration * stream.time_base)
-        elif container.duration is not None and container.duration > 0:
-            seconds = container.duration / av.time_base
-        else:
-            seconds = self._frame_count / self.fps
+        seconds = self._stream_seconds(container, stream) or self._frame_count / self.fps
         if self.max_frames is not None:
             seconds = min(seconds, self.max_frames / self.fps)
         return seconds
+
+    def _stream_seconds(self, container, stream) -> float | None:
+        """Length of the video stream: its own duration, else Matroska's DURATION tag, else the file's."""
+        if stream.duration is not None and stream.duration > 0:
+            return float(stream.duration * stream.time_base)
+        tag = {key.upper(): value for key, value in stream.metadata.items()}.get("DURATION")
+        if tag:  # "HH:MM:SS.nnnnnnnnn": the stream's end time, written by FFmpeg's and mkvmerge's muxers
+            try:
+                hours, minutes, seconds = tag.split(":")
+                return int(hours) * 3600 + int(minutes) * 60 + float(seconds) - self._start_s
+            except ValueError:
+                pass
+        if container.duration is not None and container.duration > 0:
+            return container.duration / av.time_base  # may include a longer audio track
+        return None
 
     @property
     def frame_count(self) -> int:
