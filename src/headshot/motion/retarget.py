@@ -10,7 +10,7 @@ canonical face (frontal, unit scale). Then:
 * **absolute** mode (same person): the driver's canonical face, posed by the driver's pose mapped into
   the source image by the similarity fixed at the reference frame.
 
-Expression offsets are split into soft regions (weights that sum to 1 on every point): ``eyes`` (eye
+Expression offsets are split into soft regions (weights that sum to 1 on every non-rigid point): ``eyes`` (eye
 contours, lids, irises), ``lips`` (lips, mouth surroundings, jaw and chin: everything that moves when
 the mouth opens) and ``expression`` (the rest: brows, forehead, cheeks, nose). ``pose`` is the head pose.
 """
@@ -57,7 +57,8 @@ def region_weights() -> dict[str, np.ndarray]:
     """Soft per-point weights ``(478,)`` of the expression regions ``expression``, ``eyes``, ``lips``.
 
     Computed once on MediaPipe's canonical face (identity-free); the three weights sum to 1 on every
-    point. Irises belong to ``eyes`` entirely.
+    point except the RIGID ones, where all are 0 (rigid points carry the pose, not expression).
+    Irises belong to ``eyes`` entirely.
     """
     model = canonical_face_model()
     rigid = model[topology.RIGID]
@@ -75,6 +76,11 @@ def region_weights() -> dict[str, np.ndarray]:
     eyes = np.concatenate([eyes, np.ones(10)])  # 468-477: irises
     lips = np.concatenate([lips, np.zeros(10)])
     expression = np.clip(1.0 - eyes - lips, 0.0, 1.0)
+    # The RIGID points define the head pose and carry no expression: what moves them in a driver's
+    # canonical face is detector noise (e.g. the driver's eye-corner distance wanders by ~7 % on a dev
+    # clip), and transferring it would change the source's proportions.
+    for weight in (expression, eyes, lips):
+        weight[topology.RIGID] = 0.0
     return {"expression": expression, "eyes": eyes, "lips": lips}
 
 
@@ -161,6 +167,12 @@ class Retargeter:
     :func:`best_reference`), then call the retargeter on each driver frame's landmarks (driver pixels):
     it returns target landmarks ``(478, 3)`` float32 in SOURCE pixels. Without a reference, the first
     driver frame becomes the reference.
+
+    In relative mode the reference frame means "the source's own expression": if the driver's mouth
+    is open there and the source's is closed, every later closing of the driver's mouth would close
+    the source's beyond shut (lips are kept from crossing, see :func:`uncross`, but lip sync suffers:
+    mouth-openness correlation -0.72 instead of 0.999 on a dev clip). Prefer :func:`best_reference`
+    for video drivers.
     """
 
     def __init__(self, source_landmarks: np.ndarray, options: RetargetOptions | None = None):
@@ -169,7 +181,11 @@ class Retargeter:
         self.source_pose, self.source_canonical = decompose(self.source_landmarks)
         weights = region_weights()
         enabled = [weights[r] for r in ("expression", "eyes", "lips") if r in self.options.regions]
-        self._expression_weight = (sum(enabled) if enabled else np.zeros(_N_LANDMARKS))[:, None]
+        weight = sum(enabled) if enabled else np.zeros(_N_LANDMARKS)
+        if self.options.mode == "absolute" and "expression" in self.options.regions:
+            weight = weight.copy()
+            weight[topology.RIGID] = 1.0  # absolute: the driver's whole face shape, rigid points included
+        self._expression_weight = weight[:, None]
         self.reference_pose: HeadPose | None = None
         self.reference_canonical: np.ndarray | None = None
 
