@@ -9,7 +9,7 @@ import pytest
 from headshot.errors import HeadshotError
 from headshot.face import FaceAnalyzer
 from headshot.face.topology import LEFT_EYE, LEFT_IRIS, RIGHT_EYE, RIGHT_IRIS, RIGID, region_indices
-from headshot.motion.pose import compose, decompose, rotation_angle, rotation_matrix
+from headshot.motion.pose import decompose, rotation_angle, rotation_matrix
 from headshot.motion.retarget import (RetargetOptions, Retargeter, best_reference, eye_openness, face_size,
                                       mouth_openness, region_weights)
 

@@ -88,7 +88,8 @@ def test_params_reset_and_shapes(astronaut_landmarks):
         smoothing_params(1.5)
     with pytest.raises(ValueError):
         smoothing_params(float("nan"))
-    assert smoothing_params(1.0)["min_cutoff"] < smoothing_params(0.5)["min_cutoff"] < smoothing_params(0.1)["min_cutoff"]
+    cutoffs = [smoothing_params(amount)["min_cutoff"] for amount in (1.0, 0.5, 0.1)]
+    assert cutoffs[0] < cutoffs[1] < cutoffs[2]
     filter_ = OneEuroFilter()
     first = filter_(astronaut_landmarks, 0.0)
     assert first.dtype == np.float32 and first.shape == (478, 3)

@@ -124,8 +124,9 @@ def _axis_angle(rotation: np.ndarray) -> np.ndarray:
         return np.zeros(3)
     axis = np.array([rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0],
                      rotation[1, 0] - rotation[0, 1]])
-    if math.pi - angle < 1e-6:  # near 180 degrees: axis from the symmetric part
-        axis = np.sqrt(np.clip((np.diag(rotation) + 1.0) / 2.0, 0.0, None))
+    if math.pi - angle < 1e-6:  # near 180 degrees: R + I = 2 k k^T, any non-zero column gives the axis
+        columns = rotation + np.eye(3)
+        axis = columns[:, int(np.argmax(np.linalg.norm(columns, axis=0)))]
         return axis / np.linalg.norm(axis) * angle
     return axis / (2.0 * math.sin(angle)) * angle
 

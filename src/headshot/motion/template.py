@@ -137,7 +137,8 @@ class MotionTemplate:
             with np.load(path, allow_pickle=False) as archive:
                 missing = {"header", "landmarks", "blendshapes", "present"} - set(archive.files)
                 if missing:
-                    raise InputError(f"{path.name} is not a headshot motion file (missing {', '.join(sorted(missing))})")
+                    names = ", ".join(sorted(missing))
+                    raise InputError(f"{path.name} is not a headshot motion file (missing {names})")
                 header = json.loads(archive["header"].tobytes().decode("utf-8"))
                 if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
                     raise InputError(f"{path.name} is not a headshot motion file")
@@ -191,8 +192,9 @@ class MotionTemplate:
             else:  # hold, then ease in over the last `ease` missing frames
                 weight = _smoothstep((steps - (gap - ease)) / (ease + 1))
             weight = weight[:, None]
-            landmarks[before + 1:after] = (1 - weight[..., None]) * landmarks[before] + weight[..., None] * landmarks[after]
             blendshapes[before + 1:after] = (1 - weight) * blendshapes[before] + weight * blendshapes[after]
+            weight = weight[..., None]
+            landmarks[before + 1:after] = (1 - weight) * landmarks[before] + weight * landmarks[after]
         return replace(self, landmarks=landmarks.astype(np.float32), blendshapes=blendshapes.astype(np.float32),
                        present=np.ones(len(self), bool), metadata=dict(self.metadata))
 
