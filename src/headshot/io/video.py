@@ -26,7 +26,7 @@ from ..errors import InputError, OutputError
 from .atomic import AtomicOutput, check_output_path
 from .images import to_rgb_uint8
 
-__all__ = ["Frame", "VideoReader", "VideoWriter", "probe", "read_frames", "video_encoder"]
+__all__ = ["Frame", "VideoReader", "VideoWriter", "probe", "read_frames", "rgb_to_yuv420p", "video_encoder"]
 
 log = logging.getLogger(__name__)
 
