@@ -54,19 +54,21 @@ def rotate(landmarks: np.ndarray, yaw_deg: float = 0.0, pitch_deg: float = 0.0) 
 
 
 def open_mouth(landmarks: np.ndarray, amount: float) -> np.ndarray:
-    """Drop the lower lip and jaw by ``amount`` pixels (what a jaw opening does to the landmarks)."""
+    """Drop the lower lip and jaw by ``amount`` pixels (what a jaw opening does to the landmarks): the
+    mouth corners stay, the lower lip drops most at its middle, the chin and jaw below drop fully."""
     moved = landmarks.copy()
     inner, outer = topology.INNER_LIPS, topology.OUTER_LIPS
-    lower = np.r_[inner[11:], outer[11:]]
-    top = landmarks[topology.UPPER_LIP_INNER, 1]
-    span = max(float(landmarks[topology.LOWER_LIP_INNER, 1] - top), 1.0)
-    weight = np.clip((landmarks[:, 1] - top) / span, 0, 1)
-    weight[lower] = 1.0
-    weight[[inner[0], inner[10], outer[0], outer[10]]] = 0.5
+    corners = [inner[0], inner[10], outer[0], outer[10]]
     centre_x = landmarks[list(topology.MOUTH_CORNERS), 0].mean()
     half_mouth = abs(np.diff(landmarks[list(topology.MOUTH_CORNERS), 0]))[0] / 2
     half_face = abs(landmarks[454, 0] - landmarks[234, 0]) / 2
-    weight *= np.clip(1 - (np.abs(landmarks[:, 0] - centre_x) - half_mouth) / half_face, 0, 1)
+    dx = np.abs(landmarks[:, 0] - centre_x)
+    below = landmarks[:, 1] > landmarks[list(topology.MOUTH_CORNERS), 1].max() + 0.3 * half_mouth
+    weight = below * np.clip(1 - (dx - half_mouth) / half_face, 0, 1)
+    lower = np.r_[inner[11:], outer[11:]]
+    weight[lower] = np.clip(1 - (dx[lower] / half_mouth) ** 2, 0, 1) ** 0.5
+    weight[np.r_[inner[1:10], outer[1:10]]] = 0.0
+    weight[corners] = 0.0
     moved[:, 1] += amount * weight
     return moved
 

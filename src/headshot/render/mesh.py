@@ -24,8 +24,8 @@ from ..face import topology
 
 # Rings around the face oval: scale about the oval's centre, and how much of the head's motion each
 # follows (rigid part; the non-rigid residual, e.g. the jaw, follows the square of it).
-RING_SCALES = (1.18, 1.45, 1.85)
-RING_FOLLOW = (0.85, 0.55, 0.22)
+RING_SCALES = (1.07, 1.25, 1.55, 1.95)
+RING_FOLLOW = (0.95, 0.75, 0.45, 0.18)
 BORDER_STEPS = 8  # border points per side
 
 IRIS_CENTRES = {"right": 468, "left": 473}
@@ -137,7 +137,7 @@ class ControlMesh:
         ring_source = self.source_points[ring]
         follow = np.asarray(RING_FOLLOW)[self.ring_level][:, None]
         rigid_motion = ring_source @ rigid[:, :2].T + rigid[:, 2] - ring_source
-        moved = ring_source + follow * rigid_motion + follow ** 2 * residual[self.ring_oval]
+        moved = ring_source + follow * rigid_motion + follow ** 1.5 * residual[self.ring_oval]
         margin = 0.02 * self.size
         points[ring] = np.clip(moved, margin, self.size - 1 - margin)
         return points

@@ -68,6 +68,33 @@ def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
+def mouth_frame(landmarks: np.ndarray) -> dict:
+    """Mouth coordinates of a face: ``centre`` (between the inner corners), unit axes ``u`` (corner to
+    corner) and ``v`` (upper to lower lip), ``half_width`` (pixels), and the inner lip curves as sorted
+    ``(u, v)`` samples, ``upper`` and ``lower``."""
+    inner = landmarks[topology.INNER_LIPS, :2].astype(np.float64)
+    left, right = inner[0], inner[10]
+    axis_u = right - left
+    half_width = max(float(np.linalg.norm(axis_u)) / 2.0, 1.0)
+    axis_u = axis_u / (2.0 * half_width)
+    axis_v = np.array([-axis_u[1], axis_u[0]])
+    down = landmarks[topology.LOWER_LIP_INNER, :2] - landmarks[topology.UPPER_LIP_INNER, :2]
+    if float(down @ axis_v) < 0:
+        axis_v = -axis_v
+    centre = (left + right) / 2.0
+    rel = inner - centre
+    u, v = rel @ axis_u, rel @ axis_v
+    curves = {}
+    for name, rows in (("upper", np.arange(0, 11)), ("lower", np.r_[10:20, 0])):
+        order = np.argsort(u[rows])
+        curves[name] = (u[rows][order], v[rows][order])
+    return {"centre": centre, "u": axis_u, "v": axis_v, "half_width": half_width, **curves}
+
+
+# A source whose mouth is open at least this much shows its own teeth: reuse them.
+SOURCE_INTERIOR_OPENING = 0.08
+
+
 class MouthInterior:
     """Fills the opening mouth of rendered frames for one source.
 
@@ -85,6 +112,9 @@ class MouthInterior:
         # Teeth are lit like the face: scale a neutral enamel colour by the face's brightness.
         brightness = float(np.clip(np.median(skin.mean(1)) / 160.0, 0.55, 1.1))
         self.teeth_rgb = np.array([228.0, 222.0, 206.0], np.float32) * brightness
+        self.source = source
+        self.source_frame = mouth_frame(source_landmarks)
+        self.source_shows_interior = self.source_opening >= SOURCE_INTERIOR_OPENING
 
     def weight(self, target_landmarks: np.ndarray) -> float:
         """How much interior to show (0..1) for a target, from its opening beyond the source's."""
@@ -100,13 +130,16 @@ class MouthInterior:
             return
         inner = target_landmarks[topology.INNER_LIPS, :2].astype(np.float64)
         width = np.linalg.norm(inner[10] - inner[0])
-        feather = max(0.7, 0.025 * width)
+        feather = max(0.6, 0.015 * width)
         box = _box(inner, 3 * feather + 2, image.shape[:2])
         x0, y0, x1, y1 = box
         if x1 - x0 < 3 or y1 - y0 < 3:
             return
-        mask = _polygon_mask(inner, box).astype(np.float32) / 255.0
-        mask = cv2.GaussianBlur(mask, (0, 0), feather)
+        mask = _polygon_mask(inner, box)
+        inset = int(round(feather))
+        if inset > 0:  # keep the blurred edge inside the polygon so the lips stay crisp
+            mask = cv2.erode(mask, np.ones((2 * inset + 1, 2 * inset + 1), np.uint8))
+        mask = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), feather)
         if driver_frame is not None and mouth_opening(driver_landmarks) >= DRIVER_MIN_OPENING:
             interior = self.from_driver(box, target_landmarks, driver_frame, driver_landmarks)
         else:
@@ -140,29 +173,14 @@ class MouthInterior:
         """A plausible mouth interior for ``box`` of the target (float32 RGB) from the source's
         colours: dark cavity, lit inner-lip surfaces, upper teeth when wide open, tongue low."""
         x0, y0, x1, y1 = box
-        inner = target_landmarks[topology.INNER_LIPS, :2].astype(np.float64)
-        left, right = inner[0], inner[10]
-        axis_u = right - left
-        half_width = max(np.linalg.norm(axis_u) / 2.0, 1.0)
-        axis_u /= 2.0 * half_width
-        axis_v = np.array([-axis_u[1], axis_u[0]])
-        down = target_landmarks[topology.LOWER_LIP_INNER, :2] - target_landmarks[topology.UPPER_LIP_INNER, :2]
-        if float(down @ axis_v) < 0:
-            axis_v = -axis_v
-        centre = (left + right) / 2.0
-        # Lip curves in mouth coordinates (u across, v down, pixels).
-        rel = inner - centre
-        u_pts, v_pts = rel @ axis_u, rel @ axis_v
-        upper = np.arange(0, 11)
-        lower = np.r_[10:20, 0]
-        order_up = np.argsort(u_pts[upper])
-        order_lo = np.argsort(u_pts[lower])
+        frame = mouth_frame(target_landmarks)
+        centre, axis_u, axis_v, half_width = frame["centre"], frame["u"], frame["v"], frame["half_width"]
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
         px, py = xs - centre[0], ys - centre[1]
         u = px * axis_u[0] + py * axis_u[1]
         v = px * axis_v[0] + py * axis_v[1]
-        top = np.interp(u, u_pts[upper][order_up], v_pts[upper][order_up])
-        bottom = np.interp(u, u_pts[lower][order_lo], v_pts[lower][order_lo])
+        top = np.interp(u, *frame["upper"])
+        bottom = np.interp(u, *frame["lower"])
         gap = np.maximum(bottom - top, 1.0)
         un = np.clip(np.abs(u) / half_width, 0.0, 1.0)
         vn = np.clip((v - top) / gap, 0.0, 1.0)
@@ -171,7 +189,7 @@ class MouthInterior:
         lips = self.lips_rgb.astype(np.float64)
         # Cavity: lit wet lip surfaces near the lips, dark throat in the middle, darker corners.
         depth = np.sin(np.pi * vn) ** 0.6 * (1.0 - 0.5 * un)
-        cavity = (lips * 0.42)[None, None] * (1 - depth)[..., None] + (lips * 0.09)[None, None] * depth[..., None]
+        cavity = (lips * 0.5)[None, None] * (1 - depth)[..., None] + (lips * 0.14)[None, None] * depth[..., None]
         cavity *= (1.0 - 0.45 * un ** 3)[..., None]
         # Tongue: low in the mouth, pinker and lighter towards the front.
         tongue_w = (_smoothstep(0.5, 0.92, vn) * (1.0 - un ** 2) * _smoothstep(0.12, 0.3, opening) * 0.8)
@@ -186,4 +204,27 @@ class MouthInterior:
         shade = shade * (1.0 - 0.4 * un ** 2)
         teeth = self.teeth_rgb[None, None].astype(np.float64) * shade[..., None]
         colour = colour + teeth_w[..., None] * (teeth - colour)
+        if self.source_shows_interior:
+            colour = self._blend_source_interior(colour, u, v - top, half_width)
         return colour.astype(np.float32)
+
+    def _blend_source_interior(self, colour: np.ndarray, u: np.ndarray, below_lip: np.ndarray,
+                               half_width: float) -> np.ndarray:
+        """Over ``colour``, the source's own visible interior (its teeth), carried with the upper lip:
+        a pixel ``below_lip`` px under the target's upper lip samples the same depth under the source's
+        (scaled by the mouth widths), where the source mouth was open."""
+        frame = self.source_frame
+        ratio = frame["half_width"] / half_width
+        u_source = u * ratio
+        depth = below_lip * ratio
+        top = np.interp(u_source, *frame["upper"])
+        gap = np.maximum(np.interp(u_source, *frame["lower"]) - top, 1e-3)
+        v_source = top + depth
+        map_x = frame["centre"][0] + u_source * frame["u"][0] + v_source * frame["v"][0]
+        map_y = frame["centre"][1] + u_source * frame["u"][1] + v_source * frame["v"][1]
+        sampled = cv2.remap(self.source, map_x.astype(np.float32), map_y.astype(np.float32),
+                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
+        weight = ((1.0 - _smoothstep(0.55, 0.85, depth / gap))
+                  * (1.0 - _smoothstep(0.7, 0.95, np.abs(u_source) / frame["half_width"]))
+                  * (depth > -1.0))
+        return colour + weight[..., None] * (sampled - colour)

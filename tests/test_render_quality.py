@@ -1,0 +1,70 @@
+"""Warp engine against real frames: source = frame 0 of a dev clip, targets = the real landmarks of frame k.
+
+The warped source must be closer to the real frame k (mean L1 on the face) than the unmoved source is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from headshot.render.warp import WarpEngine
+
+CLIPS = ["aoc__SadTalker__WDA_AlexandriaOcasioCortez_000.mp4", "andrew_ng__styletalk__andrew_clip_1.mp4"]
+N_FRAMES = 40
+SIZE = 256
+
+
+def read_frames(path: Path, count: int) -> list[np.ndarray]:
+    import av
+
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if len(frames) == count:
+                break
+    return frames
+
+
+def fixed_crop(frames: list[np.ndarray], landmarks: np.ndarray, size: int, scale: float = 1.8):
+    """Crop every frame with one square box set on frame 0's landmarks (a still camera crop)."""
+    low, high = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
+    centre, side = (low + high) / 2, float((high - low).max()) * scale
+    k = size / side
+    matrix = np.array([[k, 0, size / 2 - k * centre[0]], [0, k, size / 2 - k * centre[1]]], np.float32)
+    return [cv2.warpAffine(f, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+            for f in frames]
+
+
+def face_l1(image: np.ndarray, reference: np.ndarray, landmarks: np.ndarray) -> float:
+    """Mean absolute difference (0-255) inside the convex hull of the face landmarks."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(landmarks[:468, :2]).astype(np.int32)), 1)
+    diff = np.abs(image.astype(np.float32) - reference.astype(np.float32)).mean(2)
+    return float(diff[mask > 0].mean())
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_warp_is_closer_to_the_real_frame_than_the_still_source(dev_data, clip):
+    from headshot.face import FaceAnalyzer
+
+    frames = read_frames(dev_data / "videos" / clip, N_FRAMES + 1)
+    with FaceAnalyzer() as analyzer:
+        first = analyzer.detect_one(frames[0]).landmarks
+    crops = fixed_crop(frames, first, SIZE)
+    with FaceAnalyzer(video=True) as analyzer:
+        landmarks = [analyzer.detect_one(c, timestamp_ms=40 * i).landmarks for i, c in enumerate(crops)]
+    engine = WarpEngine()
+    engine.prepare(crops[0], landmarks[0])
+    warped_l1, still_l1 = [], []
+    for k in range(1, len(crops)):
+        rendered = engine.render(landmarks[k])
+        warped_l1.append(face_l1(rendered, crops[k], landmarks[k]))
+        still_l1.append(face_l1(crops[0], crops[k], landmarks[k]))
+    warped, still = float(np.mean(warped_l1)), float(np.mean(still_l1))
+    print(f"{clip}: face L1 warped {warped:.2f} vs still source {still:.2f}")
+    assert warped < 0.9 * still
