@@ -1,0 +1,1 @@
+"""Evaluation: the field's metrics and protocols (``headshot eval``), side by side with baselines."""

@@ -1,0 +1,64 @@
+"""``headshot eval``: measure engines on the field's protocols, side by side with two baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``eval`` subcommand to the headshot CLI."""
+
+    @app.command("eval")
+    def eval_command(
+        engine: list[str] = typer.Option(["warp"], "--engine", "-e",
+                                         help="Engine(s) to measure; repeat or comma-separate. Baselines "
+                                              "(unmoved source, similarity warp) always run too."),
+        data: Path = typer.Option(..., "--data", help="Data folder: videos/ (flat or id/video/clip.mp4) and "
+                                                      "optionally portraits/."),
+        out: Path = typer.Option(Path("runs/eval"), "--out", help="Run folder for results, plots, sheets."),
+        protocol: str = typer.Option("all", "--protocol", help="self, fewshot, cross, or all (comma list ok)."),
+        max_frames: int = typer.Option(16, "--max-frames", min=1, help="Target frames per clip."),
+        stride: int = typer.Option(4, "--stride", min=1, help="Use every K-th frame."),
+        max_videos: Optional[int] = typer.Option(None, "--max-videos", min=1,
+                                                 help="Only the first N self-reenactment clips (quick runs)."),
+        fewshot_videos: int = typer.Option(12, "--fewshot-videos", min=1,
+                                           help="Clips (one per identity) in the few-shot protocol."),
+        cross_portraits: int = typer.Option(20, "--cross-portraits", min=1,
+                                            help="Portraits (one per identity) in the cross-identity protocol."),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help="Manifest JSON fixing the frame "
+                                                "selection (a run writes its own as manifest.json)."),
+        portraits: Optional[Path] = typer.Option(None, "--portraits", help="Portraits folder "
+                                                 "(default DATA/portraits)."),
+        lpips_weights: Optional[Path] = typer.Option(None, "--lpips-weights", help="LPIPS VGG16/AlexNet weights "
+                                                     "(backbone + lin layers); LPIPS is skipped without it."),
+        inception_weights: Optional[Path] = typer.Option(None, "--inception-weights", help="TorchScript "
+                                                         "Inception-v3 for a standard FID; skipped without it."),
+        resume: bool = typer.Option(True, "--resume/--no-resume", help="Reuse per-video results cached in "
+                                                                       "the run folder."),
+        contact_sheets: bool = typer.Option(True, "--contact-sheets/--no-contact-sheets"),
+    ) -> None:
+        """Evaluate engines: self-reenactment, few-shot and cross-identity metrics, tables, plots, sheets."""
+        from .data import SelectionSettings
+        from .runner import PROTOCOLS, EvalOptions, run_evaluation
+
+        names = [name.strip() for item in engine for name in item.split(",") if name.strip()]
+        protocols = list(PROTOCOLS) if protocol == "all" else [p.strip() for p in protocol.split(",") if p.strip()]
+        unknown = [p for p in protocols if p not in PROTOCOLS]
+        if unknown:
+            raise InputError(f"unknown protocol {unknown[0]!r}; choose from self, fewshot, cross, all")
+        if not data.is_dir():
+            raise InputError(f"data folder not found: {data}")
+        options = EvalOptions(
+            engines=names, data=data, out=out, protocols=protocols,
+            selection=SelectionSettings(max_frames=max_frames, stride=stride, fewshot_videos=fewshot_videos,
+                                        cross_portraits=cross_portraits, max_videos=max_videos),
+            manifest=manifest, portraits=portraits, lpips_weights=lpips_weights,
+            inception_weights=inception_weights, resume=resume, contact_sheets=contact_sheets)
+        summary = run_evaluation(options)
+        typer.echo((out / "results.md").read_text())
+        typer.echo(f"results in {out}/ (results.json, results.md, per_video.csv, plots/, contact_sheets/)")

@@ -1,0 +1,107 @@
+"""Identity embeddings with SFace (Zhong et al., 2021; OpenCV Zoo's int8 ONNX, shipped offline).
+
+Faces are aligned to the usual 112x112 ArcFace 5-point template by a similarity transform (eye centres,
+nose tip, mouth corners, taken from MediaPipe's 478 landmarks), then embedded to 128-d. CSIM is the cosine
+of two embeddings; AED the Euclidean distance of the L2-normalised embeddings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..assets import sface_path
+from ..face import topology
+
+# The 5-point template of ArcFace/InsightFace at 112x112: image-left eye, image-right eye, nose tip,
+# image-left mouth corner, image-right mouth corner (pixels).
+ARCFACE_TEMPLATE = np.array([
+    [38.2946, 51.6963],
+    [73.5318, 51.5014],
+    [56.0252, 71.7366],
+    [41.5493, 92.3655],
+    [70.7299, 92.2041],
+], dtype=np.float32)
+
+NOSE_TIP = 4
+
+
+def five_points(landmarks: np.ndarray) -> np.ndarray:
+    """The 5 alignment points ``(5, 2)`` from MediaPipe landmarks ``(478, 2|3)`` (pixels): eye centres
+    (the mean of each eye contour; image-left eye first), nose tip, image-left and image-right mouth corner."""
+    landmarks = np.asarray(landmarks, np.float32)
+    return np.stack([
+        landmarks[topology.RIGHT_EYE, :2].mean(axis=0),   # subject's right eye = image left
+        landmarks[topology.LEFT_EYE, :2].mean(axis=0),
+        landmarks[NOSE_TIP, :2],
+        landmarks[topology.MOUTH_CORNERS[0], :2],
+        landmarks[topology.MOUTH_CORNERS[1], :2],
+    ]).astype(np.float32)
+
+
+def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation; Umeyama 1991) mapping ``source``
+    points ``(N, 2)`` onto ``target`` points: a 2x3 matrix. All points count equally (no outlier
+    rejection, so a wide smile shifts the fit a little rather than being ignored)."""
+    source = np.asarray(source, np.float64)
+    target = np.asarray(target, np.float64)
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    a, b = source - source_mean, target - target_mean
+    covariance = b.T @ a / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1
+    rotation = u @ sign @ vt
+    variance = (a ** 2).sum() / len(source)
+    if variance <= 1e-12:
+        raise ValueError("cannot align the face: degenerate landmarks")
+    scale = float(np.trace(np.diag(singular) @ sign) / variance)
+    translation = target_mean - scale * rotation @ source_mean
+    return np.hstack([scale * rotation, translation[:, None]])
+
+
+def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray:
+    """The ``size`` x ``size`` aligned face (RGB uint8) of ``image`` (RGB uint8 HWC) given its MediaPipe
+    landmarks (pixels of ``image``)."""
+    import cv2
+
+    matrix = similarity_transform(five_points(landmarks), ARCFACE_TEMPLATE * (size / 112.0))
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+class SFaceEmbedder:
+    """SFace identity embedder: ``embed(image, landmarks) -> (128,)`` float32, L2-normalised."""
+
+    name = "SFace (int8, OpenCV Zoo)"
+
+    def __init__(self):
+        import onnx
+        import onnxruntime
+
+        model = onnx.load(str(sface_path()))
+        # The int8 export still lists the float weights it replaced as graph inputs (no node reads them)
+        # and its real weights as inputs too; onnxruntime would demand the former. Keep only inputs
+        # that some node reads and that are not initializers.
+        initializers = {tensor.name for tensor in model.graph.initializer}
+        read = {name for node in model.graph.node for name in node.input}
+        kept = [value for value in model.graph.input if value.name in read and value.name not in initializers]
+        del model.graph.input[:]
+        model.graph.input.extend(kept)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # its unused-initializer warnings are harmless
+        self.session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                                    providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def embed_aligned(self, face: np.ndarray) -> np.ndarray:
+        """Embedding of an aligned 112x112 RGB uint8 face: ``(128,)`` float32, unit length."""
+        # SFace takes RGB float NCHW in [0, 255] (OpenCV's FaceRecognizerSF feeds a swapRB blob, no scaling).
+        blob = face.astype(np.float32).transpose(2, 0, 1)[None]
+        embedding = self.session.run(None, {self.input_name: blob})[0][0].astype(np.float32)
+        return embedding / max(float(np.linalg.norm(embedding)), 1e-12)
+
+    def embed(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """Embedding of the face in ``image`` (RGB uint8 HWC) with MediaPipe ``landmarks`` in its pixels."""
+        return self.embed_aligned(align_face(image, landmarks))

@@ -1,0 +1,531 @@
+"""Evaluation protocols: self-reenactment, few-shot self-reenactment and cross-identity reenactment.
+
+Each protocol runs every *engine row* on every manifest item (a clip, or a portrait + driver clip) and
+returns per-frame numbers; ``report.py`` pools them. A small internal runner does what the animate
+pipeline does, with evaluation-specific choices that keep the comparison fair:
+
+- One fixed square crop box per item, computed from the source frame's landmarks, crops the source,
+  every real frame and the driver for the crop-space targets; engines render at 256x256 in that crop,
+  so outputs and real frames are compared pixel for pixel on the *same* box (no per-frame re-cropping that
+  could hide motion errors).
+- Landmarks of crops are detected in IMAGE mode (each frame independently) with the same detector for real
+  frames and outputs, so AKD measures the engine, not a tracking difference.
+- Self-reenactment targets are absolute: the real frame's landmarks in crop pixels. Because the driver
+  *is* the ground truth there, an engine that copies driver pixels (the warp engine pastes the driver's
+  mouth interior) is scored twice: with the driver frame, and from the pixel-free motion alone
+  (``driver_frame=None``), shown as separate rows.
+- Cross-identity targets are relative (FOMM's relative motion transfer): the driver's landmark
+  displacements from its first frame, rotated and scaled by the similarity that maps the driver's rigid
+  points onto the source's, are added to the source landmarks.
+- Few-shot: T shots from the first half of a clip, targets from the second half, driven by landmarks only.
+  Engines that take several shots expose ``prepare_shots(shots)``; engines that can fine-tune in memory
+  expose ``finetune(shots)`` (see :func:`engine_supports_finetune`), which adds a fine-tuned row.
+  Single-image engines get the first shot, and their T>1 results are reported as equal to T=1.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import HeadshotError
+from . import metrics
+from .baselines import BASELINE_LABELS, make_baseline
+from .data import CropBox, eval_crop_box, read_frames, read_image
+
+NAN = float("nan")
+
+
+# --- Engines --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EngineRow:
+    """One row of the results table: an engine and how it is driven.
+
+    Attributes:
+        label: the row's name in tables.
+        engine: engine name (``source``/``similarity`` baselines, or a name for ``render.registry``).
+        driver_pixels: pass the driver frame to ``render`` (else ``driver_frame=None``).
+        finetune: fine-tune on the shots before rendering (few-shot protocol only).
+        baseline: the row is a baseline.
+    """
+
+    label: str
+    engine: str
+    driver_pixels: bool = False
+    finetune: bool = False
+    baseline: bool = False
+
+
+def make_engine(name: str, **options):
+    """A fresh engine by name: baselines (``source``, ``similarity``) or ``headshot.render.registry``'s
+    (``warp``, ``neural``, ...). Before the registry exists, ``warp`` and ``neural`` are imported directly."""
+    if name in BASELINE_LABELS:
+        return make_baseline(name)
+    try:
+        from ..render.registry import get_engine
+    except ImportError:
+        get_engine = _direct_engine
+    try:
+        return get_engine(name, **options)
+    except KeyError:
+        raise HeadshotError(f"unknown engine '{name}'") from None
+
+
+def _direct_engine(name: str, **options):
+    if name == "warp":
+        from ..render.warp import WarpEngine
+
+        return WarpEngine(**options)
+    if name == "neural":
+        from ..neural.engine import NeuralEngine
+
+        return NeuralEngine(**options)
+    raise KeyError(name)
+
+
+def engine_supports_finetune(engine) -> bool:
+    """Whether an engine can be fine-tuned on a person's shots in memory: it has ``finetune(shots)`` with
+    ``shots = [(crop RGB uint8, landmarks (478, 3) crop pixels), ...]``, called after ``prepare``."""
+    return callable(getattr(engine, "finetune", None))
+
+
+def engine_supports_shots(engine) -> bool:
+    """Whether an engine takes several source images: it has ``prepare_shots(shots)`` (``shots`` as in
+    :func:`engine_supports_finetune`), called after ``prepare`` with the first shot to add the others."""
+    return callable(getattr(engine, "prepare_shots", None))
+
+
+def engine_rows(names: list[str], protocol: str) -> list[EngineRow]:
+    """The table rows for ``names`` in ``protocol``: baselines first, then each engine; an engine that can
+    use driver pixels gets a pixel row and a template row in self-reenactment and cross-identity."""
+    rows = [EngineRow(BASELINE_LABELS[b], b, baseline=True) for b in ("source", "similarity")]
+    for name in names:
+        if name in BASELINE_LABELS:
+            continue
+        engine = make_engine(name)
+        uses_pixels = bool(getattr(engine, "uses_driver_pixels", True))
+        if protocol == "fewshot":
+            rows.append(EngineRow(f"{name} (template, no pixels)", name))
+            if engine_supports_finetune(engine):
+                rows.append(EngineRow(f"{name} fine-tuned (template, no pixels)", name, finetune=True))
+        elif uses_pixels:
+            rows.append(EngineRow(f"{name} (driver pixels)", name, driver_pixels=True))
+            rows.append(EngineRow(f"{name} (template, no pixels)", name))
+        else:
+            rows.append(EngineRow(name, name))
+    return rows
+
+
+# --- Shared analysis tools ------------------------------------------------------------------------------
+
+@dataclass
+class Observation:
+    """What the detector sees in one image: landmarks (478, 3) pixels, head angles (deg), blendshapes."""
+
+    landmarks: np.ndarray
+    angles: np.ndarray
+    blendshapes: np.ndarray
+
+
+class Toolkit:
+    """The detectors and networks a run needs, created once (all CPU, single-threaded where possible)."""
+
+    def __init__(self, lpips_weights: str | Path | None = None, inception_weights: str | Path | None = None):
+        from ..face.landmarker import FaceAnalyzer
+        from .features import MobileNetV2Metrics
+        from .identity import SFaceEmbedder
+
+        self.analyzer = FaceAnalyzer(video=False, max_faces=1)
+        self.embedder = SFaceEmbedder()
+        self.mobilenet = MobileNetV2Metrics()
+        self.lpips = None
+        self.inception = None
+        if lpips_weights:
+            from .features import LPIPS
+
+            self.lpips = LPIPS(lpips_weights)
+        if inception_weights:
+            from .features import InceptionFeatures
+
+            self.inception = InceptionFeatures(inception_weights)
+
+    def close(self) -> None:
+        self.analyzer.close()
+
+    def observe(self, image: np.ndarray) -> Observation | None:
+        """The largest face in ``image`` (RGB uint8), or ``None`` when the detector finds none."""
+        faces = self.analyzer.detect(image)
+        if not faces:
+            return None
+        face = faces[0]
+        return Observation(face.landmarks, metrics.euler_angles(face.pose_matrix), face.blendshapes)
+
+    def embed(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        return self.embedder.embed(image, landmarks)
+
+    def encode(self, images: list[np.ndarray]) -> tuple[list, dict[str, np.ndarray]]:
+        """``(perceptual feature maps, {network: FID features (N, D)})`` of RGB uint8 crops."""
+        taps, pooled = self.mobilenet.encode(images)
+        features = {"mobilenet": pooled}
+        if self.inception is not None:
+            features["inception"] = self.inception(images)
+        return taps, features
+
+
+# --- Scoring --------------------------------------------------------------------------------------------
+
+def _tracks(observations: list[Observation | None]) -> tuple[np.ndarray, np.ndarray]:
+    from ..face.topology import to_68
+
+    present = np.array([o is not None for o in observations], bool)
+    tracks = np.zeros((len(observations), 68, 2), np.float64)
+    for index, observation in enumerate(observations):
+        if observation is not None:
+            tracks[index] = to_68(observation.landmarks)[:, :2]
+    return tracks, present
+
+
+def score_frames(toolkit: Toolkit, outputs: list[np.ndarray], reference_images: list[np.ndarray] | None,
+                 reference_observations: list[Observation], identity_embeddings: list[np.ndarray],
+                 pose_offsets: tuple[np.ndarray, np.ndarray] | None = None,
+                 reference_taps: list | None = None) -> tuple[dict, dict, dict]:
+    """Score rendered crops.
+
+    Args:
+        outputs: rendered crops (RGB uint8 256x256).
+        reference_images: the real crops (self-reenactment), or ``None`` (cross-identity: no ground truth).
+        reference_observations: the driver's/real frame's observation for each output (motion reference).
+        identity_embeddings: per output, the SFace embedding the output should match (real frame's, or the
+            source's).
+        pose_offsets: ``(output_reference_angles, driver_reference_angles)`` for relative pose error in
+            cross-identity; ``None`` compares absolute angles.
+        reference_taps: MobileNetV2 feature maps of ``reference_images`` (from :meth:`Toolkit.encode`).
+
+    Returns:
+        ``(per_frame, per_item, fid_features)``: per-frame lists (NaN where undefined), per-item numbers
+        (jitter), FID features of the outputs.
+    """
+    per_frame: dict[str, list[float]] = {key: [] for key in
+                                         ("face_lost", "akd", "csim", "aed", "pose_error", "expression_error")}
+    observations: list[Observation | None] = []
+    for index, output in enumerate(outputs):
+        observation = toolkit.observe(output)
+        observations.append(observation)
+        reference = reference_observations[index]
+        per_frame["face_lost"].append(float(observation is None))
+        if observation is None:
+            for key in ("akd", "pose_error", "expression_error"):
+                per_frame[key].append(NAN)
+            # Identity of a lost face: align on the target landmarks, where the face should be.
+            embedding = toolkit.embed(output, reference.landmarks) if reference_images is not None else None
+        else:
+            per_frame["akd"].append(metrics.keypoint_distance(observation.landmarks, reference.landmarks)
+                                    if reference_images is not None else NAN)
+            if pose_offsets is None:
+                per_frame["pose_error"].append(metrics.pose_error(observation.angles, reference.angles))
+            else:
+                per_frame["pose_error"].append(metrics.pose_error(observation.angles - pose_offsets[0],
+                                                                  reference.angles - pose_offsets[1]))
+            per_frame["expression_error"].append(metrics.expression_error(observation.blendshapes,
+                                                                          reference.blendshapes))
+            embedding = toolkit.embed(output, observation.landmarks)
+        if embedding is None:
+            per_frame["csim"].append(NAN)
+            per_frame["aed"].append(NAN)
+        else:
+            per_frame["csim"].append(metrics.cosine_similarity(embedding, identity_embeddings[index]))
+            per_frame["aed"].append(metrics.embedding_distance(embedding, identity_embeddings[index]))
+    # MobileNetV2 features only serve pixel comparisons and FID, which need real frames.
+    taps, features = toolkit.encode(outputs) if outputs and reference_images is not None else ([], {})
+    if reference_images is not None:
+        per_frame["l1"] = [metrics.l1(o, r) for o, r in zip(outputs, reference_images)]
+        per_frame["psnr"] = [metrics.psnr(o, r) for o, r in zip(outputs, reference_images)]
+        per_frame["ssim"] = [metrics.ssim(o, r) for o, r in zip(outputs, reference_images)]
+        per_frame["perceptual"] = [float(v) for v in toolkit.mobilenet.distance(taps, reference_taps)]
+        if toolkit.lpips is not None:
+            per_frame["lpips"] = [float(v) for v in toolkit.lpips(outputs, reference_images)]
+    tracks, present = _tracks(observations)
+    reference_tracks, reference_present = _tracks(reference_observations)
+    per_item = {"jitter": metrics.landmark_jitter(tracks, present),
+                "jitter_driver": metrics.landmark_jitter(reference_tracks, reference_present)}
+    return per_frame, per_item, features
+
+
+# --- Items ----------------------------------------------------------------------------------------------
+
+@dataclass
+class ItemResult:
+    """Results of all rows on one manifest item (JSON-able except ``features`` and ``sheet``)."""
+
+    item: str
+    protocol: str
+    frames: list[int] = field(default_factory=list)
+    rows: dict = field(default_factory=dict)          # label -> {"per_frame", "per_item", "render_seconds", ...}
+    skipped: str | None = None
+    features: dict = field(default_factory=dict)      # "<label>|<network>" -> (N, D) float32
+    sheet: dict | None = None                         # images for the contact sheet
+
+    def to_json(self) -> dict:
+        return {"item": self.item, "protocol": self.protocol, "frames": self.frames, "rows": self.rows,
+                "skipped": self.skipped}
+
+
+def _render_row(row: EngineRow, source_crop, source_landmarks, targets, driver_frames, driver_landmarks):
+    engine = make_engine(row.engine)
+    engine.prepare(source_crop, source_landmarks)
+    outputs, seconds = [], 0.0
+    for index, target in enumerate(targets):
+        frame = driver_frames[index] if row.driver_pixels else None
+        frame_landmarks = driver_landmarks[index] if row.driver_pixels else None
+        start = time.perf_counter()
+        output = engine.render(target, driver_frame=frame, driver_landmarks=frame_landmarks)
+        seconds += time.perf_counter() - start
+        outputs.append(_check_output(output, source_crop.shape, row))
+    return outputs, seconds
+
+
+def _check_output(output, shape, row: EngineRow) -> np.ndarray:
+    output = np.asarray(output)
+    if output.dtype != np.uint8 or output.shape != shape:
+        raise HeadshotError(f"engine row '{row.label}' returned {output.dtype} {output.shape}, expected uint8 {shape}")
+    return output
+
+
+def _sheet_steps(count: int, steps: int = 4) -> list[int]:
+    return sorted({int(round(x)) for x in np.linspace(0, count - 1, min(steps, count))}) if count else []
+
+
+def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: Toolkit) -> ItemResult:
+    """Self-reenactment on one clip: the source frame animated by the clip's own landmarks."""
+    result = ItemResult(entry["id"], "self")
+    source_index = int(entry.get("source_frame", 0))
+    frames = read_frames(Path(data_root) / entry["video"], [source_index, *entry["frames"]])
+    if source_index not in frames:
+        result.skipped = "source frame not in the video"
+        return result
+    source_frame_observation = toolkit.observe(frames[source_index])
+    if source_frame_observation is None:
+        result.skipped = "no face in the source frame"
+        return result
+    box = eval_crop_box(source_frame_observation.landmarks)
+    source_crop = box.apply(frames[source_index])
+    source_observation = toolkit.observe(source_crop)
+    source_landmarks = (source_observation.landmarks if source_observation is not None
+                        else box.to_crop(source_frame_observation.landmarks))
+
+    real_crops, real_observations, indices, full_frames = [], [], [], []
+    for index in entry["frames"]:
+        if index not in frames:
+            continue
+        crop = box.apply(frames[index])
+        observation = toolkit.observe(crop)
+        if observation is None:  # no target motion for this frame: not scored for any row
+            continue
+        indices.append(index)
+        real_crops.append(crop)
+        real_observations.append(observation)
+        full_frames.append(frames[index])
+    result.frames = indices
+    if not indices:
+        result.skipped = "no face in any target frame"
+        return result
+    targets = [o.landmarks for o in real_observations]
+    driver_landmarks = [box.to_frame(t) for t in targets]
+    real_embeddings = [toolkit.embed(c, o.landmarks) for c, o in zip(real_crops, real_observations)]
+    real_taps, real_features = toolkit.encode(real_crops)
+    for network, values in real_features.items():
+        result.features[f"real|{network}"] = values
+    steps = _sheet_steps(len(indices))
+    result.sheet = {"columns": ["driver", "source"], "steps": [[frames[indices[s]], source_crop] for s in steps]}
+    for row in rows:
+        outputs, seconds = _render_row(row, source_crop, source_landmarks, targets, full_frames, driver_landmarks)
+        per_frame, per_item, features = score_frames(toolkit, outputs, real_crops, real_observations,
+                                                     real_embeddings, reference_taps=real_taps)
+        result.rows[row.label] = {"per_frame": per_frame, "per_item": per_item, "render_seconds": seconds,
+                                  "rendered": len(outputs)}
+        for network, values in features.items():
+            result.features[f"{row.label}|{network}"] = values
+        result.sheet["columns"].append(row.label)
+        for line, step in zip(result.sheet["steps"], steps):
+            line.append(outputs[step])
+    result.sheet["columns"].append("real")
+    for line, step in zip(result.sheet["steps"], steps):
+        line.append(real_crops[step])
+    return result
+
+
+def relative_targets(source_landmarks: np.ndarray, driver_reference: np.ndarray,
+                     driver_landmarks: np.ndarray) -> np.ndarray:
+    """FOMM-style relative motion transfer of landmarks ``(478, 3)``.
+
+    The driver's displacement from its reference frame, mapped by the rotation+scale of the similarity
+    that takes the reference's rigid points onto the source's, is added to the source landmarks (z is
+    scaled by the same factor). Output in the source's pixels.
+    """
+    import cv2
+
+    from ..face.topology import RIGID
+
+    matrix, _ = cv2.estimateAffinePartial2D(driver_reference[RIGID, :2].astype(np.float32),
+                                            source_landmarks[RIGID, :2].astype(np.float32), method=cv2.LMEDS)
+    if matrix is None:
+        matrix = np.eye(2, 3)
+    linear = matrix[:, :2]
+    scale = math.sqrt(abs(np.linalg.det(linear)))
+    delta = driver_landmarks - driver_reference
+    target = source_landmarks.astype(np.float64).copy()
+    target[:, :2] += delta[:, :2] @ linear.T
+    target[:, 2] += delta[:, 2] * scale
+    return target.astype(np.float32)
+
+
+def run_cross_item(entry: dict, data_root: Path, portraits_parent: Path, rows: list[EngineRow],
+                   toolkit: Toolkit) -> ItemResult:
+    """Cross-identity reenactment: one portrait driven by another person's clip (relative motion)."""
+    result = ItemResult(entry["id"], "cross")
+    portrait = read_image(Path(portraits_parent) / entry["portrait"])
+    portrait_observation = toolkit.observe(portrait)
+    if portrait_observation is None:
+        result.skipped = "no face in the portrait"
+        return result
+    box = eval_crop_box(portrait_observation.landmarks)
+    source_crop = box.apply(portrait)
+    source_observation = toolkit.observe(source_crop)
+    if source_observation is None:
+        result.skipped = "no face in the portrait crop"
+        return result
+    source_embedding = toolkit.embed(source_crop, source_observation.landmarks)
+    frames = read_frames(Path(data_root) / entry["driver"], entry["frames"])
+    indices, driver_frames, driver_observations = [], [], []
+    for index in entry["frames"]:
+        if index in frames:
+            observation = toolkit.observe(frames[index])
+            if observation is not None:
+                indices.append(index)
+                driver_frames.append(frames[index])
+                driver_observations.append(observation)
+    result.frames = indices
+    if not indices:
+        result.skipped = "no face in the driver frames"
+        return result
+    reference = driver_observations[0]
+    targets = [relative_targets(source_observation.landmarks, reference.landmarks, o.landmarks)
+               for o in driver_observations]
+    driver_landmarks = [o.landmarks for o in driver_observations]
+    steps = _sheet_steps(len(indices))
+    result.sheet = {"columns": ["driver", "source"], "steps": [[driver_frames[s], source_crop] for s in steps]}
+    for row in rows:
+        outputs, seconds = _render_row(row, source_crop, source_observation.landmarks, targets, driver_frames,
+                                       driver_landmarks)
+        per_frame, per_item, _ = score_frames(toolkit, outputs, None, driver_observations,
+                                              [source_embedding] * len(outputs),
+                                              pose_offsets=(source_observation.angles, reference.angles))
+        result.rows[row.label] = {"per_frame": per_frame, "per_item": per_item, "render_seconds": seconds,
+                                  "rendered": len(outputs)}
+        result.sheet["columns"].append(row.label)
+        for line, step in zip(result.sheet["steps"], steps):
+            line.append(outputs[step])
+    return result
+
+
+def _subset(shots: list, count: int) -> list[int]:
+    """Positions of ``count`` shots spread evenly over the available ones (the first always included)."""
+    if count >= len(shots):
+        return list(range(len(shots)))
+    return sorted({int(round(x)) for x in np.linspace(0, len(shots) - 1, count)})
+
+
+def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_counts: list[int],
+                     toolkit: Toolkit) -> ItemResult:
+    """Few-shot self-reenactment on one clip: T shots (first half) animate held-out targets (second half)."""
+    result = ItemResult(entry["id"], "fewshot")
+    frames = read_frames(Path(data_root) / entry["video"], [*entry["shots"], *entry["targets"]])
+    shot_frames = [frames[i] for i in entry["shots"] if i in frames]
+    if not shot_frames:
+        result.skipped = "no shot frames"
+        return result
+    first = toolkit.observe(shot_frames[0])
+    if first is None:
+        result.skipped = "no face in the first shot"
+        return result
+    box = eval_crop_box(first.landmarks)
+    shot_crops, shot_landmarks = [], []
+    for frame in shot_frames:
+        crop = box.apply(frame)
+        observation = toolkit.observe(crop)
+        if observation is not None:
+            shot_crops.append(crop)
+            shot_landmarks.append(observation.landmarks)
+    if not shot_crops:
+        result.skipped = "no face in the shot crops"
+        return result
+    real_crops, real_observations, indices = [], [], []
+    for index in entry["targets"]:
+        if index in frames:
+            crop = box.apply(frames[index])
+            observation = toolkit.observe(crop)
+            if observation is not None:
+                indices.append(index)
+                real_crops.append(crop)
+                real_observations.append(observation)
+    result.frames = indices
+    if not indices:
+        result.skipped = "no face in any target frame"
+        return result
+    targets = [o.landmarks for o in real_observations]
+    real_embeddings = [toolkit.embed(c, o.landmarks) for c, o in zip(real_crops, real_observations)]
+    real_taps, real_features = toolkit.encode(real_crops)
+    for network, values in real_features.items():
+        result.features[f"real|{network}"] = values
+    steps = _sheet_steps(len(indices))
+    result.sheet = {"columns": ["driver", "source"],
+                    "steps": [[frames[indices[s]], shot_crops[0]] for s in steps]}
+    for row in rows:
+        single_result = None
+        for count in shot_counts:
+            chosen = _subset(shot_crops, count)
+            engine = make_engine(row.engine)
+            takes_shots = engine_supports_shots(engine)
+            if not takes_shots and single_result is not None:
+                result.rows[f"{row.label}|T={count}"] = dict(single_result, shots_used=1)
+                continue
+            shots = [(shot_crops[i], shot_landmarks[i]) for i in chosen]
+            engine.prepare(*shots[0])
+            if takes_shots and len(shots) > 1:
+                engine.prepare_shots(shots[1:])
+            if row.finetune:
+                engine.finetune(shots)
+            outputs, seconds = [], 0.0
+            for target in targets:
+                start = time.perf_counter()
+                outputs.append(_check_output(engine.render(target), shot_crops[0].shape, row))
+                seconds += time.perf_counter() - start
+            per_frame, per_item, features = score_frames(toolkit, outputs, real_crops, real_observations,
+                                                         real_embeddings, reference_taps=real_taps)
+            record = {"per_frame": per_frame, "per_item": per_item, "render_seconds": seconds,
+                      "rendered": len(outputs), "shots_used": len(chosen) if takes_shots else 1}
+            result.rows[f"{row.label}|T={count}"] = record
+            for network, values in features.items():
+                result.features[f"{row.label}|T={count}|{network}"] = values
+            if not takes_shots:
+                single_result = record
+                for network, values in features.items():
+                    for other in shot_counts:
+                        result.features[f"{row.label}|T={other}|{network}"] = values
+            if count == shot_counts[0]:
+                result.sheet["columns"].append(row.label)
+                for line, step in zip(result.sheet["steps"], steps):
+                    line.append(outputs[step])
+    result.sheet["columns"].append("real")
+    for line, step in zip(result.sheet["steps"], steps):
+        line.append(real_crops[step])
+    return result
+
+
+ItemRunner = Callable[[dict], ItemResult]

@@ -1,0 +1,199 @@
+"""``run_evaluation``: run the protocols of a manifest over engines, with per-item caching and progress.
+
+Run folder layout (``out``)::
+
+    manifest.json            the frame selection used (pass it back with --manifest to repeat the run)
+    cache/<protocol>/<item>.json|.npz   per-item results (reused on --resume when settings match)
+    contact_sheets/<protocol>/<item>.png
+    results.json, results.md, per_video.csv, plots/*.png   (written by report.py)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OutputError
+from .data import SelectionSettings, build_manifest, load_manifest
+from .protocols import EngineRow, ItemResult, Toolkit, engine_rows, run_cross_item, run_fewshot_item, run_self_item
+
+PROTOCOLS = ("self", "fewshot", "cross")
+
+
+@dataclass
+class EvalOptions:
+    """Everything ``headshot eval`` needs.
+
+    Attributes:
+        engines: engine names (baselines are always added).
+        data: data folder (``videos/`` and optionally ``portraits/``, or a folder of videos).
+        out: run folder.
+        protocols: subset of ``self``, ``fewshot``, ``cross``.
+        selection: frame selection when no manifest is given.
+        manifest: a manifest JSON fixing the frame selection (overrides ``selection``).
+        portraits: portraits folder (default ``<data>/portraits``).
+        lpips_weights: LPIPS VGG16/AlexNet weights file (LPIPS is skipped without it).
+        inception_weights: TorchScript Inception-v3 for a standard FID (skipped without it).
+        resume: reuse cached per-item results whose settings match.
+        contact_sheets: write a contact sheet PNG per item.
+    """
+
+    engines: list[str]
+    data: Path
+    out: Path
+    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
+    selection: SelectionSettings = field(default_factory=SelectionSettings)
+    manifest: Path | None = None
+    portraits: Path | None = None
+    lpips_weights: Path | None = None
+    inception_weights: Path | None = None
+    resume: bool = True
+    contact_sheets: bool = True
+
+
+def machine_description() -> dict:
+    """Platform, CPU model and core count of this machine (for the speed numbers)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
+            "python": platform.python_version(), "torch_threads": torch.get_num_threads()}
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; results are meant to be shared
+        os.replace(temporary, path)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error}") from None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _signature(entry: dict, rows: list[EngineRow], options: EvalOptions, extra: object = None) -> str:
+    key = json.dumps({"entry": entry, "rows": [r.__dict__ for r in rows], "lpips": bool(options.lpips_weights),
+                      "inception": bool(options.inception_weights), "extra": extra}, sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _load_cached(folder: Path, item: str, signature: str) -> ItemResult | None:
+    json_path, npz_path = folder / f"{item}.json", folder / f"{item}.npz"
+    if not json_path.is_file():
+        return None
+    try:
+        stored = json.loads(json_path.read_text())
+        if stored.get("signature") != signature:
+            return None
+        result = ItemResult(stored["item"], stored["protocol"], stored["frames"], stored["rows"], stored["skipped"])
+        if npz_path.is_file():
+            with np.load(npz_path) as arrays:
+                result.features = {key: arrays[key] for key in arrays.files}
+        return result
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _store(folder: Path, result: ItemResult, signature: str) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **result.features)
+    atomic_write_bytes(folder / f"{result.item}.npz", buffer.getvalue())
+    payload = dict(result.to_json(), signature=signature)
+    atomic_write_text(folder / f"{result.item}.json", json.dumps(payload, default=_json_default))
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(type(value))
+
+
+def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
+    """Run the protocols and write the run folder; returns the results dictionary (also results.json)."""
+    import torch
+
+    from .report import write_contact_sheet, write_report
+
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    portraits = Path(options.portraits) if options.portraits else Path(options.data) / "portraits"
+    if options.manifest:
+        manifest = load_manifest(options.manifest)
+    else:
+        manifest = build_manifest(Path(options.data), options.selection, options.protocols, portraits)
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+
+    rows = {protocol: engine_rows(options.engines, protocol) for protocol in options.protocols}
+    shot_counts = list(manifest.get("settings", {}).get("shots", options.selection.shots))
+    work = [(protocol, entry) for protocol in options.protocols for entry in manifest.get(protocol, [])]
+    toolkit = Toolkit(options.lpips_weights, options.inception_weights)
+    results: list[ItemResult] = []
+    try:
+        bar, task = _progress(progress, len(work))
+        for protocol, entry in work:
+            folder = out / "cache" / protocol
+            signature = _signature(entry, rows[protocol], options, shot_counts if protocol == "fewshot" else None)
+            result = _load_cached(folder, entry["id"], signature) if options.resume else None
+            if bar is not None:
+                bar.update(task, description=f"{protocol}: {entry['id'][:40]}")
+            if result is None:
+                if protocol == "self":
+                    result = run_self_item(entry, Path(options.data), rows[protocol], toolkit)
+                elif protocol == "cross":
+                    result = run_cross_item(entry, Path(options.data), portraits.parent, rows[protocol], toolkit)
+                else:
+                    result = run_fewshot_item(entry, Path(options.data), rows[protocol], shot_counts, toolkit)
+                if options.contact_sheets and result.sheet:
+                    write_contact_sheet(out / "contact_sheets" / protocol / f"{result.item}.png", result.sheet)
+                result.sheet = None
+                _store(folder, result, signature)
+            results.append(result)
+            if bar is not None:
+                bar.advance(task)
+        if bar is not None:
+            bar.stop()
+    finally:
+        toolkit.close()
+    settings = {"engines": options.engines, "protocols": options.protocols, "data": str(options.data),
+                "portraits": str(portraits), "manifest": str(options.manifest) if options.manifest else None,
+                "selection": manifest.get("settings"), "shots": shot_counts,
+                "lpips_weights": str(options.lpips_weights) if options.lpips_weights else None,
+                "inception_weights": str(options.inception_weights) if options.inception_weights else None}
+    rows_json = {protocol: [r.__dict__ for r in protocol_rows] for protocol, protocol_rows in rows.items()}
+    return write_report(out, results, rows_json, settings, machine_description())
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn())
+    bar.start()
+    return bar, bar.add_task("eval", total=total)

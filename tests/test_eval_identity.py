@@ -1,0 +1,75 @@
+"""SFace identity embeddings: alignment, and same vs different people on the dev portraits."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+
+import numpy as np
+import pytest
+
+from headshot.eval import identity
+from headshot.eval.data import read_image
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    from headshot.face.landmarker import FaceAnalyzer
+
+    with FaceAnalyzer(video=False, max_faces=1) as face_analyzer:
+        yield face_analyzer
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return identity.SFaceEmbedder()
+
+
+def test_alignment_puts_the_five_points_on_the_template(astronaut, analyzer):
+    face = analyzer.detect(astronaut)[0]
+    aligned = identity.align_face(astronaut, face.landmarks)
+    assert aligned.shape == (112, 112, 3) and aligned.dtype == np.uint8
+    again = analyzer.detect(np.ascontiguousarray(np.kron(aligned, np.ones((2, 2, 1), np.uint8))))
+    assert again, "the aligned face must still be a face"
+    points = identity.five_points(again[0].landmarks) / 2
+    errors = np.linalg.norm(points - identity.ARCFACE_TEMPLATE, axis=1)
+    assert errors.mean() < 6.0  # a least-squares fit: her wide smile pulls it a few pixels
+    assert errors.max() < 9.0
+
+
+def test_similarity_transform_recovers_a_known_transform():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 100, (5, 2))
+    angle, scale, shift = np.radians(20), 1.7, np.array([5.0, -3.0])
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = points @ (scale * rotation).T + shift
+    matrix = identity.similarity_transform(points, moved)
+    assert np.allclose(matrix[:, :2], scale * rotation, atol=1e-9)
+    assert np.allclose(matrix[:, 2], shift, atol=1e-9)
+
+
+def test_embedding_is_unit_length_and_deterministic(astronaut, analyzer, embedder):
+    face = analyzer.detect(astronaut)[0]
+    first = embedder.embed(astronaut, face.landmarks)
+    second = embedder.embed(astronaut, face.landmarks)
+    assert first.shape == (128,)
+    assert np.linalg.norm(first) == pytest.approx(1.0, abs=1e-5)
+    assert np.array_equal(first, second)
+
+
+def test_same_people_are_clearly_apart_from_different_people(dev_data, analyzer, embedder):
+    by_person = collections.defaultdict(list)
+    for path in sorted((dev_data / "portraits").glob("*.jpg")):
+        by_person[path.name.split("__")[0]].append(path)
+    people = [name for name, paths in by_person.items() if len(paths) >= 2][:6]
+    assert len(people) >= 4
+    embeddings = []
+    for person in people:
+        for path in by_person[person][:2]:
+            image = read_image(path)
+            embeddings.append((person, embedder.embed(image, analyzer.detect_one(image).landmarks)))
+    same, different = [], []
+    for (person_a, a), (person_b, b) in itertools.combinations(embeddings, 2):
+        (same if person_a == person_b else different).append(float(a @ b))
+    assert min(same) > max(different) + 0.1
+    assert np.mean(same) - np.mean(different) > 0.4
