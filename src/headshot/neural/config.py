@@ -60,7 +60,7 @@ class ModelConfig:
 
     image_size: int = 128
     embedding_dim: int = 512
-    base_channels: int = 32
+    base_channels: int = 16
     max_channels: int = 256
     n_down: int = 4
     n_res: int = 3
