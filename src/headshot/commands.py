@@ -66,7 +66,7 @@ def animate(
     engine: str = typer.Option("warp", help="Renderer: warp (real time) or neural (Zakharov et al. 2019)."),
     model: Optional[Path] = typer.Option(None, help="Neural engine: model or fine-tuned person file (.safetensors)."),
     absolute: bool = typer.Option(False, "--absolute", help="Copy the driver's face shape too (same person driving)."),
-    reference: str = typer.Option("first", help="Driver frame taken as 'no motion': first, best, or a frame number."),
+    reference: str = typer.Option("auto", help="Driver frame taken as 'no motion': auto (best for videos, first for presets), first, best, or a frame number."),
     regions: str = typer.Option("pose,expression,eyes,lips", help="What to animate (comma list)."),
     expression_scale: float = typer.Option(1.0, help="Multiplier on expression motion."),
     pose_scale: float = typer.Option(1.0, help="Multiplier on head motion."),

@@ -38,7 +38,7 @@ class AnimateOptions:
     motion: str | None = None             # built-in motion preset instead of a driver: talk, nod, smile, blink
     seconds: float | None = None          # preset length in seconds (default: the preset's own)
     mode: str = "relative"                # "relative": driver's motion on the source's face; "absolute": same person
-    reference: str = "first"              # driver frame whose pose/expression counts as "no motion": first, best, or an index
+    reference: str = "auto"               # driver frame taken as "no motion": auto, first, best, or a frame index
     regions: tuple[str, ...] = REGIONS    # what to animate: any of pose, expression, eyes, lips
     expression_scale: float = 1.0         # multiplier on expression motion
     pose_scale: float = 1.0               # multiplier on head rotation and translation
@@ -68,8 +68,8 @@ class AnimateOptions:
             raise HeadshotError("--fps must be between 1 and 120")
         if self.max_frames is not None and self.max_frames < 1:
             raise HeadshotError("--max-frames must be at least 1")
-        if str(self.reference) not in ("first", "best") and not str(self.reference).isdigit():
-            raise HeadshotError("--reference must be first, best, or a frame number")
+        if str(self.reference) not in ("auto", "first", "best") and not str(self.reference).isdigit():
+            raise HeadshotError("--reference must be auto, first, best, or a frame number")
         return self
 
 
@@ -164,7 +164,8 @@ class Animation:
         self.retargeter = Retargeter(self.source_landmarks, RetargetOptions(
             mode=options.mode, regions=list(options.regions), expression_scale=options.expression_scale,
             pose_scale=options.pose_scale))
-        self.reference_index = self._choose_reference()
+        self.reference_index: int | None = None
+        self.reference_landmarks = self._choose_reference()
         if options.crop_only:
             self.paster = None
             height = width = self.render_size
@@ -177,22 +178,43 @@ class Animation:
         self.marker = self._make_marker()
 
     # -- set-up helpers ------------------------------------------------------------------------------------
-    def _choose_reference(self) -> int | None:
-        """Driver frame index used as the motion reference, or ``None`` for "first with a face"."""
+    def _choose_reference(self) -> np.ndarray | None:
+        """Landmarks of the driver frame used as the motion reference, or ``None`` for "the first
+        frame with a face" (found while streaming).
+
+        ``auto`` (the default) is ``first`` for presets and single images, whose first frame is neutral
+        by construction, and ``best`` otherwise: a talking driver's first frame often has the mouth
+        open, which relative transfer would then read as "closed" for the whole video. For videos the
+        search covers every 3rd frame of the first 20 s (a bounded first pass).
+        """
         reference = str(self.options.reference)
+        if reference == "auto" and self.driver.kind == "image":
+            # One photo has no motion of its own: its pose and expression are taken relative to the
+            # source's, so the source takes on the driver's expression.
+            return self.source_landmarks
+        if reference == "auto":
+            reference = "first" if self.driver.kind == "preset" else "best"
         if reference == "first":
             return None
         if reference.isdigit():
-            return int(reference)
+            index = int(reference)
+            for frame in self.driver:
+                if frame.index == index and frame.landmarks is not None:
+                    return frame.landmarks
+                if frame.index >= index:
+                    break
+            log.warning("driver frame %d has no face: the first frame with a face is the reference", index)
+            return None
         from .motion.retarget import best_reference
 
-        # One landmark pass over (a bounded part of) the driver: every 2nd frame of the first 60 s.
-        limit = int(60 * self.driver.fps)
-        candidates = self.driver.landmark_sequence(stride=2 if self.driver.kind == "video" else 1, limit=limit)
+        is_video = self.driver.kind == "video"
+        limit = int(20 * self.driver.fps) if is_video else None
+        candidates = self.driver.landmark_sequence(stride=3 if is_video else 1, limit=limit)
         if not candidates:
             return None
         best = best_reference(self.source_landmarks, np.stack([lm for _, lm in candidates]))
-        return candidates[best][0]
+        self.reference_index = candidates[best][0]
+        return candidates[best][1]
 
     def _make_marker(self):
         if not (self.options.watermark or self.options.label):
@@ -239,19 +261,6 @@ class Animation:
                 cv2.circle(panel, (int(x), int(y)), max(1, height // 256), (120, 230, 160), -1, cv2.LINE_AA)
         return panel
 
-    def _reference_landmarks(self) -> np.ndarray | None:
-        """Landmarks of the chosen reference frame (first pass), or ``None`` for the first face seen."""
-        if self.reference_index is None:
-            return None
-        for frame in self.driver:
-            if frame.index == self.reference_index and frame.landmarks is not None:
-                return frame.landmarks
-            if frame.index >= self.reference_index:
-                break
-        log.warning("driver frame %s has no face: the first frame with a face is the reference",
-                    self.reference_index)
-        return None
-
     def _compose(self, rendered: np.ndarray, target: np.ndarray, frame: DriverFrame,
                  cropper: StableCropper) -> np.ndarray:
         """Paste back (unless crop-only) and lay out side by side if asked."""
@@ -272,7 +281,7 @@ class Animation:
         from .face.smoothing import OneEuroFilter, smoothing_params
 
         smoother = OneEuroFilter(**smoothing_params(self.options.smoothing)) if self.options.smoothing > 0 else None
-        reference = self._reference_landmarks()
+        reference = self.reference_landmarks
         cropper = StableCropper()
         timer = self.timer
         target = held = None
