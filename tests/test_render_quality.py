@@ -68,3 +68,31 @@ def test_warp_is_closer_to_the_real_frame_than_the_still_source(dev_data, clip):
     warped, still = float(np.mean(warped_l1)), float(np.mean(still_l1))
     print(f"{clip}: face L1 warped {warped:.2f} vs still source {still:.2f}")
     assert warped < 0.9 * still
+
+
+def test_driver_mouth_interior_beats_synthesis_on_real_frames(dev_data):
+    """Where the real mouth opens beyond the source's, copying the driver's interior (here the real
+    frame itself) is far closer to the truth inside the inner lips than the synthesised cavity."""
+    from headshot.face import FaceAnalyzer, topology
+
+    frames = read_frames(dev_data / "videos" / CLIPS[0], N_FRAMES + 1)
+    with FaceAnalyzer() as analyzer:
+        first = analyzer.detect_one(frames[0]).landmarks
+    crops = fixed_crop(frames, first, SIZE)
+    with FaceAnalyzer(video=True) as analyzer:
+        landmarks = [analyzer.detect_one(c, timestamp_ms=40 * i).landmarks for i, c in enumerate(crops)]
+    from headshot.render.mouth import mouth_opening
+
+    source = int(np.argmin([mouth_opening(lm) for lm in landmarks]))
+    engine = WarpEngine()
+    engine.prepare(crops[source], landmarks[source])
+    synthetic, driven = [], []
+    for k, lm in enumerate(landmarks):
+        if engine.mouth.weight(lm) < 1.0:
+            continue
+        mask = cv2.fillPoly(np.zeros((SIZE, SIZE), np.uint8),
+                            [np.round(lm[topology.INNER_LIPS, :2]).astype(np.int32)], 1) > 0
+        synthetic.append(np.abs(engine.render(lm)[mask].astype(np.float32) - crops[k][mask]).mean())
+        driven.append(np.abs(engine.render(lm, crops[k], lm)[mask].astype(np.float32) - crops[k][mask]).mean())
+    assert len(driven) >= 10
+    assert np.mean(driven) < 0.6 * np.mean(synthetic)

@@ -63,10 +63,11 @@ def open_mouth(landmarks: np.ndarray, amount: float) -> np.ndarray:
     half_mouth = abs(np.diff(landmarks[list(topology.MOUTH_CORNERS), 0]))[0] / 2
     half_face = abs(landmarks[454, 0] - landmarks[234, 0]) / 2
     dx = np.abs(landmarks[:, 0] - centre_x)
-    below = landmarks[:, 1] > landmarks[list(topology.MOUTH_CORNERS), 1].max() + 0.3 * half_mouth
-    weight = below * np.clip(1 - (dx - half_mouth) / half_face, 0, 1)
+    corner_y = landmarks[list(topology.MOUTH_CORNERS), 1].max()
+    below = np.clip((landmarks[:, 1] - corner_y) / (0.6 * half_mouth), 0, 1)
+    weight = below * np.clip(1 - np.maximum(dx - 0.5 * half_mouth, 0) / half_face, 0, 1)
     lower = np.r_[inner[11:], outer[11:]]
-    weight[lower] = np.clip(1 - (dx[lower] / half_mouth) ** 2, 0, 1) ** 0.5
+    weight[lower] = np.maximum(weight[lower], np.clip(1 - (dx[lower] / half_mouth) ** 2, 0, 1) ** 0.5)
     weight[np.r_[inner[1:10], outer[1:10]]] = 0.0
     weight[corners] = 0.0
     moved[:, 1] += amount * weight

@@ -196,10 +196,10 @@ class MouthInterior:
         tongue = (lips * np.array([0.72, 0.55, 0.55]))[None, None] * (0.55 + 0.45 * vn)[..., None]
         colour = cavity + tongue_w[..., None] * (tongue - cavity)
         # Upper teeth: a band under the upper lip, fading towards the corners, shaded under the lip.
-        teeth_height = np.minimum(0.45 * gap, 0.13 * 2.0 * half_width)
+        teeth_height = np.minimum(0.5 * gap, 0.16 * 2.0 * half_width)
         below_lip = v - top
         teeth_w = ((1.0 - _smoothstep(0.65, 1.0, below_lip / np.maximum(teeth_height, 1e-3)))
-                   * (1.0 - _smoothstep(0.35, 0.72, un)) * _smoothstep(0.1, 0.26, opening) * 0.9)
+                   * (1.0 - _smoothstep(0.4, 0.78, un)) * _smoothstep(0.06, 0.22, opening) * 0.9)
         shade = (0.72 + 0.28 * _smoothstep(0.0, 0.3, below_lip / np.maximum(teeth_height, 1e-3)))
         shade = shade * (1.0 - 0.4 * un ** 2)
         teeth = self.teeth_rgb[None, None].astype(np.float64) * shade[..., None]

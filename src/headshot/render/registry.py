@@ -20,9 +20,7 @@ def get_engine(name: str, **options):
     if name == "neural":
         try:
             from ..neural.engine import NeuralEngine
-        except ModuleNotFoundError as error:
-            if error.name is not None and not error.name.startswith("headshot"):
-                raise
-            raise HeadshotError("the neural engine is not installed") from None
+        except ModuleNotFoundError as error:  # the module, or one it needs (torch), is missing
+            raise HeadshotError("the neural engine is not installed") from error
         return NeuralEngine(**options)
     raise HeadshotError(f"unknown engine '{name}'; choose one of: {', '.join(ENGINES)}")
