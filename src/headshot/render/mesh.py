@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+from scipy.spatial import Delaunay
 
 from ..face import topology
 
@@ -100,6 +102,7 @@ class ControlMesh:
         ring_oval: ``(R,)`` index into ``FACE_OVAL`` of each kept ring point, ``ring_level``: its ring.
         ring_start, border_start: first vertex row of the rings and of the border points.
         size: the crop's side in pixels.
+        oval_centre: ``(2,)`` centre of the source face oval, about which the rings are scaled.
     """
 
     source_points: np.ndarray
@@ -121,11 +124,12 @@ class ControlMesh:
     def target_points(self, target_landmarks: np.ndarray) -> np.ndarray:
         """Vertex positions ``(V, 2)`` for a target: landmarks as given, rings following the head's
         motion with decaying weight, border fixed."""
-        source_lm = self.source_points[:topology.RIGID.max() + 1]
         target_xy = target_landmarks[:, :2].astype(np.float64)
-        rigid = similarity_fit(source_lm[topology.RIGID], target_xy[topology.RIGID])
+        # The head's 2-D motion (similarity on points that move little with expression) ...
+        rigid = similarity_fit(self.source_points[topology.RIGID], target_xy[topology.RIGID])
         oval = topology.FACE_OVAL
         oval_source = self.source_points[oval]
+        # ... and what the face outline does beyond it (jaw opening, turned cheeks).
         residual = target_xy[oval] - (oval_source @ rigid[:, :2].T + rigid[:, 2])
         # Smooth the residual around the loop so that rings do not copy landmark jitter.
         for _ in range(2):
@@ -145,10 +149,6 @@ class ControlMesh:
 
 def build_control_mesh(source_landmarks: np.ndarray, size: int) -> ControlMesh:
     """The control mesh for a square source crop of side ``size`` px and its landmarks ``(478, 3)``."""
-    from scipy.spatial import Delaunay
-
-    import cv2
-
     landmarks = np.asarray(source_landmarks, np.float64)
     xy = landmarks[:, :2]
     oval = topology.FACE_OVAL

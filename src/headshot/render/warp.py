@@ -83,8 +83,7 @@ class WarpEngine:
         self.mouth = MouthInterior(self.source, landmarks) if self.use_mouth else None
         self.eyes = EyeLids(self.source, landmarks) if self.use_eyes else None
 
-    def draw_order(self, target_points: np.ndarray, target_z: np.ndarray,
-                   twice_area: np.ndarray) -> np.ndarray:
+    def draw_order(self, target_z: np.ndarray, twice_area: np.ndarray) -> np.ndarray:
         """Triangle indices far to near: background, mouth/eye interiors, then the face sorted by
         decreasing mean depth. Flipped (turned-away) and degenerate triangles are culled: what they
         leave uncovered takes the flow of its surroundings (see :class:`FlowRasteriser`)."""
@@ -102,7 +101,7 @@ class WarpEngine:
         target_points = self.mesh.target_points(target_landmarks)
         coefficients, twice_area = backward_affines(self.mesh.source_points, target_points,
                                                     self._triangles)
-        order = self.draw_order(target_points, target_landmarks[:, 2], twice_area)
+        order = self.draw_order(target_landmarks[:, 2], twice_area)
         index = self.rasteriser.index_map(target_points, self._triangles, order)
         return self.rasteriser.flow(index, coefficients)
 
