@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from headshot.errors import HeadshotError, MissingModelError
 from headshot.neural import engine as engine_module
-from headshot.neural.checkpoint import save_model
+from headshot.neural.checkpoint import load_model, save_model
 from headshot.neural.config import ModelConfig, load_config
 from headshot.neural.embedder import Embedder
 from headshot.neural.engine import NeuralEngine
 from headshot.neural.generator import Generator
+from headshot.neural.sketch import sketch_tensor
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -79,8 +81,7 @@ def test_person_file_psi_is_used(source, tiny_model, tmp_path):
     crop, landmarks = source
     cfg, _ = load_config(CONFIGS / "tiny.yaml")
     generator = Generator(cfg)
-    generator.load_state_dict(__import__("headshot.neural.checkpoint", fromlist=["x"]).load_model(
-        tiny_model).states["generator"])
+    generator.load_state_dict(load_model(tiny_model).states["generator"])
     psi = torch.randn(1, generator.psi_dim) * 2
     person = save_model(tmp_path / "person.safetensors", {"generator": generator, "psi": psi}, cfg)
     engine = NeuralEngine(person)
@@ -97,6 +98,26 @@ def test_person_file_psi_is_used(source, tiny_model, tmp_path):
     assert np.array_equal(combined.render(landmarks), frame)
 
 
+def test_feed_forward_person_file_uses_its_base_model(source, tiny_model, tmp_path):
+    crop, landmarks = source
+    base = NeuralEngine(tiny_model)
+    base.prepare(crop, landmarks)
+    cfg = base.config
+    psi = base.psi * -1
+    person = save_model(tmp_path / "ff.safetensors", {"psi": psi}, cfg, {"base_model": str(tiny_model)})
+    engine = NeuralEngine(person)
+    engine.prepare(crop, landmarks)
+    assert torch.equal(engine.psi, psi)
+    frame = engine.render(landmarks)
+    assert np.abs(frame.astype(int) - base.render(landmarks)).mean() > 1
+    with torch.inference_mode():
+        sketch = sketch_tensor(landmarks, cfg.image_size, cfg.sketch, crop.shape[:2])[None]
+        expected = base.generator.forward_with_psi(sketch, psi)[0]
+    expected = ((expected.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    expected = cv2.resize(expected, crop.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+    assert np.array_equal(frame, expected)
+
+
 def test_missing_default_model_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(engine_module, "DEFAULT_MODEL_PATH", tmp_path / "neural_default.safetensors")
     with pytest.raises(MissingModelError, match="default neural model"):
@@ -107,8 +128,6 @@ def test_default_size_model_renders_256(source):
     cfg = ModelConfig()
     engine = NeuralEngine.from_modules(Generator(cfg), Embedder(cfg))
     crop, landmarks = source
-    import cv2
-
     crop256 = cv2.resize(crop, (256, 256))
     local = landmarks.copy()
     local[:, 0] *= 256 / crop.shape[1]

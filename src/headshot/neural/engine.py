@@ -55,7 +55,8 @@ class NeuralEngine:
 
     Args:
         model_path: a model file from ``headshot train`` (embedder + generator) or a person file from
-            ``headshot finetune`` (generator + psi). None: the bundled default model.
+            ``headshot finetune`` (generator + psi; a feed-forward person file with psi only is rendered
+            by its recorded base model, else the default). None: the bundled default model.
         device: torch device for the networks (``cpu`` or ``cuda``).
         person_path: optional person file applied on top of ``model_path`` (its psi, and its generator if
             it has one).
@@ -67,6 +68,9 @@ class NeuralEngine:
         self.device = torch.device(device)
         model = load_model(model_path if model_path is not None else default_model_path())
         person = load_model(person_path) if person_path is not None else None
+        if person is None and _generator_name(model, use_ema) is None and "psi" in model.tensors:
+            # A feed-forward person file (psi only) given as the model: its base model renders it.
+            person, model = model, load_model(_base_model_path(model))
         generator_source = person if person is not None and _generator_name(person, use_ema) else model
         generator_name = _generator_name(generator_source, use_ema)
         if generator_name is None:
@@ -184,7 +188,15 @@ class NeuralEngine:
         if image.shape[:2] == (height, width):
             return np.ascontiguousarray(image)
         shrinking = height < image.shape[0]
-        return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+def _base_model_path(person: ModelFile) -> Path:
+    """The base model of a person file: its recorded ``base_model`` if that file exists, else the default."""
+    recorded = person.metadata.get("base_model")
+    if recorded and Path(recorded).is_file():
+        return Path(recorded)
+    return default_model_path()
 
 
 def _generator_name(source: ModelFile, use_ema: bool) -> str | None:
