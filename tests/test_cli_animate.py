@@ -177,3 +177,25 @@ def test_several_faces_largest_by_default(tmp_path, capsys, dev_data, astronaut)
     # the big astronaut changed, the small one did not
     assert np.abs(result[:, :512].astype(int) - group[:, :512].astype(int)).mean() > 0.5
     assert np.abs(result[:256, 512:].astype(int) - group[:256, 512:].astype(int)).mean() < 0.6
+
+
+def test_fps_option_resamples_the_driver(tmp_path, capsys, dev_data, talking_clip):
+    out = tmp_path / "half.mp4"
+    code, err = run(capsys, "animate", dev_data / PORTRAIT, "--driver", talking_clip, "-o", out, "--crop-only",
+                    "--size", 128, "--max-frames", 40, "--fps", 12.5, "-q")
+    assert code == 0, err
+    with av.open(str(out)) as container:
+        assert float(container.streams.video[0].average_rate) == pytest.approx(12.5)
+    assert len(video_frames(out)) == 20
+
+
+def test_python_api_streams_frames(dev_data, talking_clip):
+    import headshot
+
+    frames = headshot.animate(dev_data / PORTRAIT, talking_clip, crop_only=True, size=128, max_frames=12,
+                              watermark=False, regions=("lips",))
+    first = next(frames)
+    rest = list(frames)
+    assert first.shape == (128, 128, 3) and first.dtype == np.uint8 and len(rest) == 11
+    with pytest.raises(TypeError):
+        headshot.animate(dev_data / PORTRAIT, talking_clip, no_such_option=1)
