@@ -230,6 +230,19 @@ class Trainer:
         return out
 
 
+def export_model(trainer: Trainer, path: str | Path, extra: dict | None = None) -> Path:
+    """Write the inference model file (:mod:`headshot.neural.checkpoint` format) of a trainer.
+
+    Entries: ``embedder`` (EMA weights of E), ``generator`` (live G), ``generator_ema`` (EMA of G) and
+    ``discriminator`` (needed by ``headshot finetune``). Loadable by ``NeuralEngine(model_path=...)``.
+    """
+    from ..neural.checkpoint import save_model
+
+    modules = {"embedder": trainer.E_ema, "generator": trainer.G, "generator_ema": trainer.G_ema,
+               "discriminator": trainer.D}
+    return save_model(path, modules, trainer.model_cfg, extra)
+
+
 def sample_grid(batch: dict, generated: torch.Tensor, max_shots: int = 3) -> np.ndarray:
     """One row per episode: up to ``max_shots`` shots | target sketch | generated | target. RGB uint8 HWC."""
     rows = []
@@ -440,6 +453,9 @@ def _train(options: TrainOptions, context: DistributedContext, started: float, E
             path = ckpt.save_checkpoint(ckpt.checkpoint_path(checkpoint_dir, trainer.step), trainer.step,
                                         trainer.modules(), trainer.optimizers(), extra)
             ckpt.prune_checkpoints(checkpoint_dir, int(cfg["keep_checkpoints"]))
+            export_model(trainer, run_dir / "model.safetensors",
+                         {"step": trainer.step, "videos": len(dataset.videos), "identities": len(dataset.identities),
+                          "data": str(options.data), "train_config": cfg, "world_size": context.world_size})
             plot_metrics(run_dir)
             log(f"checkpoint {path.name}")
         barrier(context)
