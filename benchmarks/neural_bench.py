@@ -3,7 +3,8 @@
 Full render = sketch drawing + generator + resize to the output size (what ``NeuralEngine.render`` does
 per frame). Uses randomly initialised networks of the given config (speed does not depend on the
 weights), or ``--model FILE``. Target (issue 4): the default model >= 10 fps at 256x256 output on the
-2-core CPU.
+2-core CPU. Timings are medians over frames. On a loaded shared machine, 2 torch threads can collapse
+(OpenMP threads wait on each other while other processes hold the cores): compare ``--threads 1``.
 
     python benchmarks/neural_bench.py [--config configs/landmarks.yaml] [--threads 2] [--frames 30]
 """

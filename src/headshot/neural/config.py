@@ -64,7 +64,7 @@ class ModelConfig:
     max_channels: int = 256
     n_down: int = 4
     n_res: int = 3
-    attention_resolution: int = 32
+    attention_resolution: int = 16
     generator_input: str = "landmarks"
     sketch: str = "68"
     skip_connections: bool = False
