@@ -193,7 +193,7 @@ def _tracks(observations: list[Observation | None]) -> tuple[np.ndarray, np.ndar
 
 def score_frames(toolkit: Toolkit, outputs: list[np.ndarray], reference_images: list[np.ndarray] | None,
                  reference_observations: list[Observation], identity_embeddings: list[np.ndarray],
-                 pose_offsets: tuple[np.ndarray, np.ndarray] | None = None,
+                 relative_to: tuple[Observation, Observation] | None = None,
                  reference_taps: list | None = None) -> tuple[dict, dict, dict]:
     """Score rendered crops.
 
@@ -203,8 +203,9 @@ def score_frames(toolkit: Toolkit, outputs: list[np.ndarray], reference_images: 
         reference_observations: the driver's/real frame's observation for each output (motion reference).
         identity_embeddings: per output, the SFace embedding the output should match (real frame's, or the
             source's).
-        pose_offsets: ``(output_reference_angles, driver_reference_angles)`` for relative pose error in
-            cross-identity; ``None`` compares absolute angles.
+        relative_to: ``(source observation, driver reference observation)``: compare *changes* of head
+            angles and blendshapes (output minus source vs driver minus its reference frame), as the
+            relative motion transfer of cross-identity intends; ``None`` compares absolute values.
         reference_taps: MobileNetV2 feature maps of ``reference_images`` (from :meth:`Toolkit.encode`).
 
     Returns:
@@ -227,13 +228,16 @@ def score_frames(toolkit: Toolkit, outputs: list[np.ndarray], reference_images: 
         else:
             per_frame["akd"].append(metrics.keypoint_distance(observation.landmarks, reference.landmarks)
                                     if reference_images is not None else NAN)
-            if pose_offsets is None:
+            if relative_to is None:
                 per_frame["pose_error"].append(metrics.pose_error(observation.angles, reference.angles))
+                per_frame["expression_error"].append(metrics.expression_error(observation.blendshapes,
+                                                                              reference.blendshapes))
             else:
-                per_frame["pose_error"].append(metrics.pose_error(observation.angles - pose_offsets[0],
-                                                                  reference.angles - pose_offsets[1]))
-            per_frame["expression_error"].append(metrics.expression_error(observation.blendshapes,
-                                                                          reference.blendshapes))
+                source, driver_reference = relative_to
+                per_frame["pose_error"].append(metrics.pose_error(observation.angles - source.angles,
+                                                                  reference.angles - driver_reference.angles))
+                per_frame["expression_error"].append(metrics.expression_error(
+                    observation.blendshapes - source.blendshapes, reference.blendshapes - driver_reference.blendshapes))
             embedding = toolkit.embed(output, observation.landmarks)
         if embedding is None:
             per_frame["csim"].append(NAN)
@@ -425,7 +429,7 @@ def run_cross_item(entry: dict, data_root: Path, portraits_parent: Path, rows: l
                                        driver_landmarks)
         per_frame, per_item, _ = score_frames(toolkit, outputs, None, driver_observations,
                                               [source_embedding] * len(outputs),
-                                              pose_offsets=(source_observation.angles, reference.angles))
+                                              relative_to=(source_observation, reference))
         result.rows[row.label] = {"per_frame": per_frame, "per_item": per_item, "render_seconds": seconds,
                                   "rendered": len(outputs)}
         result.sheet["columns"].append(row.label)

@@ -53,8 +53,8 @@ averaged over pixels and levels — LPIPS's recipe without its learned weights; 
 of the 68 classic points (from MediaPipe's 478) detected on output and real crop. Face lost: output frames where
 MediaPipe finds no face (excluded from AKD/pose/expression). CSIM: cosine of SFace embeddings (output vs real frame
 in self/few-shot, output vs source in cross); AED: distance of the L2-normalised embeddings. Pose error: mean |Δ|
-of yaw/pitch/roll in degrees (cross-identity: changes from the first frame). Expression error: mean |Δ| of
-MediaPipe's 52 blendshapes. Jitter ratio: high-frequency energy (2nd temporal difference) of the output's landmark
+of yaw/pitch/roll in degrees; expression error: mean |Δ| of MediaPipe's 52 blendshapes (cross-identity: both compare
+*changes*, output vs source against driver vs its first frame, as relative motion transfer intends). Jitter ratio: high-frequency energy (2nd temporal difference) of the output's landmark
 tracks over the driver's (1 = as steady as the driver). FID (MNv2): Fréchet distance of 1280-d pooled MobileNetV2
 features, with a small covariance regularisation (few samples: biased upwards, compare only within this table).
 ms/frame: engine render time only."""
