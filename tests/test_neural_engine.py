@@ -148,8 +148,8 @@ def test_warp_guided_engine(source, tmp_path):
     engine.prepare(crop, landmarks)
     frame = engine.render(landmarks)
     assert frame.shape == crop.shape and frame.dtype == np.uint8
-    # at init the blend mask is ~0.5: the output correlates with the warp engine's (the source's) colours
-    assert np.corrcoef(frame.reshape(-1).astype(float), crop.reshape(-1).astype(float))[0, 1] > 0.3
+    # at init the blend mask is ~0.88: the output is mostly the warp engine's image (here: the source)
+    assert np.corrcoef(frame.reshape(-1).astype(float), crop.reshape(-1).astype(float))[0, 1] > 0.8
 
 
 def _mirror(landmarks: np.ndarray, width: int) -> np.ndarray:

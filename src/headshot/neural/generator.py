@@ -8,8 +8,9 @@ one learned projection matrix P: ``psi = e @ P^T`` (the paper's ``psi = P e``), 
 start from ``psi' = P e_new`` and treat psi' as free parameters (:meth:`Generator.forward_with_psi`).
 
 ``warp-guided`` input (our extension): G also sees the warp engine's rendering of the source for the
-target frame ("guide") and outputs ``m * guide + (1 - m) * rgb`` with a predicted blend mask m, so it
-learns the corrections (mouth interior, disocclusions, shading) instead of the whole face.
+target frame ("guide") and outputs ``m * guide + (1 - m) * rgb`` with a predicted blend mask m (near
+0.88 at initialisation), so it learns the corrections (mouth interior, disocclusions, shading) instead
+of the whole face.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from torch import nn
 from .config import ModelConfig
 from .layers import (AdaptiveInstanceNorm, ResBlock, ResBlockDown, ResBlockUp, SelfAttention,
                      channel_schedule, conv3x3)
+
+MASK_BIAS_INIT = 2.0  # warp-guided: initial logit of the blend mask towards the guide
 
 
 class Generator(nn.Module):
@@ -53,6 +56,10 @@ class Generator(nn.Module):
                                 for i in reversed(range(cfg.n_down)))
         self.out_norm = AdaptiveInstanceNorm(channels[0])
         self.out_conv = conv3x3(channels[0], 4 if cfg.warp_guided else 3, spectral)
+        if cfg.warp_guided:
+            # Start close to the warp engine's image (mask ~ 0.88): G first learns where to correct it.
+            with torch.no_grad():
+                self.out_conv.bias[3] = MASK_BIAS_INIT
         self.style_dims = [b.style_dim for b in self.middle] + [b.style_dim for b in self.up]
         self.style_dims.append(self.out_norm.style_dim)
         self.psi_dim = sum(self.style_dims)
