@@ -105,7 +105,7 @@ def test_feed_forward_person_file_uses_its_base_model(source, tiny_model, tmp_pa
     cfg = base.config
     psi = base.psi * -1
     person = save_model(tmp_path / "ff.safetensors", {"psi": psi}, cfg, {"base_model": str(tiny_model)})
-    engine = NeuralEngine(person)
+    engine = NeuralEngine(person, backend="torch")
     engine.prepare(crop, landmarks)
     assert torch.equal(engine.psi, psi)
     frame = engine.render(landmarks)
@@ -116,6 +116,22 @@ def test_feed_forward_person_file_uses_its_base_model(source, tiny_model, tmp_pa
     expected = ((expected.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     expected = cv2.resize(expected, crop.shape[1::-1], interpolation=cv2.INTER_CUBIC)
     assert np.array_equal(frame, expected)
+
+
+def test_onnx_backend_matches_torch(source, tiny_model):
+    from headshot.neural.runtime import OnnxGenerator
+
+    crop, landmarks = source
+    frames = {}
+    for backend in ("torch", "onnx"):
+        engine = NeuralEngine(tiny_model, backend=backend)
+        engine.prepare(crop, landmarks)
+        assert isinstance(engine.runner, OnnxGenerator) == (backend == "onnx")
+        frames[backend] = engine.render(landmarks).astype(int)
+    assert np.abs(frames["torch"] - frames["onnx"]).max() <= 2
+    assert frames["onnx"].std() > 1
+    with pytest.raises(HeadshotError, match="backend"):
+        NeuralEngine(tiny_model, backend="tensorrt")
 
 
 def test_missing_default_model_is_a_clear_error(tmp_path, monkeypatch):
