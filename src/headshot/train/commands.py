@@ -56,9 +56,11 @@ def register(app: typer.Typer) -> None:
         if trainer.context.is_main:
             typer.echo(f"trained to step {trainer.step}; run folder {run}")
 
-    @app.command("finetune")
+    @app.command("finetune", context_settings={"allow_extra_args": True})
     def finetune(
-        shots: List[Path] = typer.Option(..., "--shots", help="Photos (or frames) of the new person."),
+        context: typer.Context,
+        shots: List[Path] = typer.Option(..., "--shots", help="Photos (or frames) of the new person: "
+                                                              "--shots a.jpg b.jpg c.jpg ..."),
         output: Path = typer.Option(..., "-o", "--output", help="Person file to write (.safetensors)."),
         steps: Optional[int] = typer.Option(None, help="Fine-tuning steps (default: the model's train.finetune_steps "
                                                        "epochs over the shots)."),
@@ -68,7 +70,14 @@ def register(app: typer.Typer) -> None:
                                           help="No fine-tuning: store only ê (the paper's FF model)."),
     ) -> None:
         """Fine-tune the model on a few photos of a new person (the paper's FT model) into a person file."""
+        from ..errors import InputError
         from .finetune import FinetuneOptions, finetune_person
+
+        extra = [arg for arg in context.args]
+        unknown = [arg for arg in extra if arg.startswith("-")]
+        if unknown:
+            raise InputError(f"unknown option(s) for finetune: {' '.join(unknown)}")
+        shots = list(shots) + [Path(arg) for arg in extra]  # --shots a.jpg b.jpg ...: the rest arrive as extras
 
         result = finetune_person(FinetuneOptions(shots=list(shots), output=output, steps=steps, model=model,
                                                  device=device, feed_forward=feed_forward))
