@@ -89,3 +89,6 @@ def test_bad_files_are_user_errors(tmp_path):
     save_model(tmp_path / "g.safetensors", {"generator": Generator(cfg)}, cfg)
     with pytest.raises(HeadshotError, match="no 'embedder'"):
         load_model(tmp_path / "g.safetensors").load_into("embedder", Embedder(cfg))
+    bigger = type(cfg)(**{**cfg.__dict__, "base_channels": 16})
+    with pytest.raises(HeadshotError, match="does not fit"):
+        load_model(tmp_path / "g.safetensors").load_into("generator", Generator(bigger))

@@ -92,6 +92,10 @@ def test_person_file_psi_is_used(source, tiny_model, tmp_path):
     base = NeuralEngine(tiny_model)
     base.prepare(crop, landmarks)
     assert np.abs(base.render(landmarks).astype(int) - frame).mean() > 1
+    # a psi of the wrong length (another base model) is a user error, not a crash
+    wrong = save_model(tmp_path / "wrong.safetensors", {"psi": torch.zeros(1, 7)}, cfg)
+    with pytest.raises(HeadshotError, match="psi"):
+        NeuralEngine(tiny_model, person_path=wrong)
     # the person file on top of a meta-learned model overrides its identity
     combined = NeuralEngine(tiny_model, person_path=person)
     combined.prepare(crop, landmarks)

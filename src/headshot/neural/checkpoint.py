@@ -49,7 +49,11 @@ class ModelFile:
         """Load the state stored under ``name`` into ``module``; raises InputError if it is absent."""
         if name not in self.states:
             raise InputError(f"model file has no '{name}' (it has: {', '.join(sorted(self.states)) or 'none'})")
-        module.load_state_dict(self.states[name], strict=strict)
+        try:
+            module.load_state_dict(self.states[name], strict=strict)
+        except RuntimeError as error:
+            raise InputError(f"the model file's '{name}' does not fit the network built from its config: "
+                             f"{str(error).splitlines()[0]}") from None
         return module
 
 

@@ -94,6 +94,9 @@ class NeuralEngine:
                 self.fixed_psi = source.tensors["psi"].reshape(1, -1).to(self.device)
         if self.fixed_psi is None and self.embedder is None:
             raise InputError("model file has neither an embedder nor a fine-tuned psi")
+        if self.fixed_psi is not None and self.fixed_psi.shape[1] != self.generator.psi_dim:
+            raise InputError(f"the person file's psi has {self.fixed_psi.shape[1]} values but the generator "
+                             f"takes {self.generator.psi_dim}: it was fine-tuned from another model")
         self.runner = self._runner(backend, threads)
         self._reset()
 
