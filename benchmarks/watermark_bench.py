@@ -153,7 +153,15 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=512, help="short side of the outputs; 0 = native")
     parser.add_argument("--compare", action="store_true", help="also run invisible-watermark's dwtDct")
     parser.add_argument("--skip-fp", action="store_true")
+    parser.add_argument("--tile", type=int, help="experiment: override watermark.TILE (px)")
+    parser.add_argument("--grid", type=int, help="experiment: override watermark.GRID (cells per side)")
     args = parser.parse_args(argv)
+    if args.tile or args.grid:
+        from headshot.provenance import watermark
+
+        watermark.TILE = args.tile or watermark.TILE
+        watermark.GRID = args.grid or watermark.GRID
+        watermark._layout.cache_clear()
     cv2.setNumThreads(1)
     dev = DEV.resolve()
     clips = sorted((dev / "videos").glob("*.mp4"))

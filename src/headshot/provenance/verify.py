@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from .credentials import ManifestReport, read_manifest
-from .watermark import WatermarkResult, decode_frames
+from .watermark import DETECT_Z, WatermarkResult, decode_frames
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 EXIT_MARKED, EXIT_UNMARKED, EXIT_ERROR = 0, 1, 2
@@ -123,7 +123,8 @@ def _summary(report: VerifyReport) -> list[str]:
         lines.append(f"watermark: FOUND ({payload}; confidence {mark.confidence:.6f}, pilot z {mark.pilot_z:.1f}, "
                      f"{mark.votes}/{mark.frames_checked} frames alone{scale})")
     else:
-        lines.append(f"watermark: not found (pilot z {mark.pilot_z:.1f} < 6.0 over {mark.frames_checked} frames)")
+        lines.append(f"watermark: not found (pilot z {mark.pilot_z:.1f} < {DETECT_Z:.1f} over "
+                     f"{mark.frames_checked} frames)")
     manifest = report.manifest
     if manifest is None:
         if mark.found:

@@ -2,17 +2,18 @@
 
 Design (chosen by measurement, see ``benchmarks/watermark_bench.py``):
 
-* The payload (tool, version, run id) becomes 72 coded bits (:meth:`Payload.to_bits`: 54 data bits, 2
-  reserved, CRC-16). Each bit is spread over 3-4 *cells* of a 16 x 16 grid, with a keyed random sign
-  per cell (repetition code with soft decoding). A fixed keyed *pilot* (random sign on every cell) is
-  superimposed to find the tile's position; the decoder subtracts it before reading the bits. The grid is upsampled to a 64 x 64 pixel tile by band-limited (Fourier) interpolation,
-  so the pattern's energy sits below 1/8 cycle per pixel, the band that H.264, JPEG and 50 % downscaling
-  keep. The tile is repeated over the frame in absolute pixels, so any crop still holds whole periods.
+* The payload (tool, version, run id: 54 bits) plus a CRC-16 goes through a rate-1/2 convolutional code
+  (constraint length 7, soft-decision Viterbi) to 152 coded bits (:meth:`Payload.to_bits`). Coded bits
+  are spread over the *cells* of a 32 x 32 grid (6-7 cells each per tile, times every tile in the
+  frame), with a keyed random sign per cell. A fixed keyed *pilot* (random sign on every cell) is
+  superimposed to find the tile's position; the decoder subtracts it before reading the bits. The grid
+  is upsampled to a 128 x 128 pixel tile by band-limited (Fourier) interpolation, so the pattern's
+  energy sits below 1/8 cycle per pixel, the band that H.264, JPEG and 50 % downscaling keep. The tile is repeated over the frame in absolute pixels, so any crop still holds whole periods.
 * Marking adds the same integer delta to R, G and B (which is a delta on luma only) from a pattern
   precomputed once per frame size: two saturating ``cv2`` adds per frame.
 * Decoding whitens the luma (minus a local mean, divided by local contrast), folds the frame into one
   tile-sized array (sum of all periods) for a small set of candidate scales, finds the shift by FFT
-  cross-correlation with the pilot, reads the cells and checks the CRC. A video's frames are folded
+  cross-correlation with the pilot, reads the cells, decodes and checks the CRC. A video's frames are folded
   together, since the pattern is static in pixel coordinates.
 
 Detection is the pilot test (``found``: peak >= ``DETECT_Z`` standard deviations of the correlation
@@ -33,9 +34,12 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-TILE = 64  # period of the pattern in pixels
-GRID = 16  # cells per tile side (cell = 4 px)
-N_BITS = 72  # coded payload bits
+TILE = 128  # period of the pattern in pixels
+GRID = 32  # cells per tile side (cell = 4 px)
+N_INFO = 70  # payload bits before coding: 54 data + CRC-16
+_CODE_MEMORY = 6  # convolutional code constraint length 7, rate 1/2 (generators 171, 133 octal)
+_GENERATORS = (0o171, 0o133)
+N_BITS = 2 * (N_INFO + _CODE_MEMORY)  # 152 coded payload bits
 PILOT_SHARE = 0.5  # fraction of the pattern's energy in the pilot (the rest carries the payload)
 DEFAULT_STRENGTH = 2.4  # RMS of the luma delta, in 8-bit levels (PSNR about 40.5 dB on real frames)
 SCALES = (1.0, 0.5, 0.75, 2.0 / 3.0, 1.5, 2.0)  # candidate output/original size ratios tried at decode
@@ -57,6 +61,55 @@ def _crc16(bits: np.ndarray) -> np.ndarray:
         if top ^ int(bit):
             register ^= 0x1021
     return np.array([(register >> (15 - i)) & 1 for i in range(16)], dtype=np.uint8)
+
+
+def _parity(value: int) -> int:
+    return bin(value).count("1") & 1
+
+
+def _conv_encode(info: np.ndarray) -> np.ndarray:
+    """Rate-1/2, constraint-length-7 convolutional code, terminated with 6 zero bits."""
+    state, out = 0, []
+    for bit in list(info) + [0] * _CODE_MEMORY:
+        register = (int(bit) << _CODE_MEMORY) | state
+        out += [_parity(register & g) for g in _GENERATORS]
+        state = register >> 1
+    return np.array(out, dtype=np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _trellis() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each (next state, input bit): the previous state and the two coded symbols (+-1)."""
+    states = 1 << _CODE_MEMORY
+    previous = np.zeros((states, 2), dtype=np.int64)
+    symbols = np.zeros((states, 2, 2))
+    for state in range(states):
+        for bit in (0, 1):
+            register = (bit << _CODE_MEMORY) | state
+            nxt = register >> 1
+            branch = state & 1  # the bit that leaves the register picks the branch into ``nxt``
+            previous[nxt, branch] = state
+            symbols[nxt, branch] = [2 * _parity(register & g) - 1 for g in _GENERATORS]
+    return previous, symbols, np.array([(n >> (_CODE_MEMORY - 1)) & 1 for n in range(states)])
+
+
+def _viterbi(soft: np.ndarray) -> np.ndarray:
+    """Soft-decision Viterbi decoding of :func:`_conv_encode` (soft > 0 means 1); returns the info bits."""
+    previous, symbols, input_bit = _trellis()
+    pairs = np.asarray(soft, dtype=np.float64).reshape(-1, 2)
+    states = previous.shape[0]
+    metric = np.full(states, -np.inf)
+    metric[0] = 0.0
+    choices = np.zeros((len(pairs), states), dtype=np.int64)
+    for step, pair in enumerate(pairs):
+        candidates = metric[previous] + symbols @ pair  # (states, 2)
+        choices[step] = np.argmax(candidates, axis=1)
+        metric = candidates[np.arange(states), choices[step]]
+    state, bits = 0, []  # terminated: the path ends in state 0
+    for step in range(len(pairs) - 1, -1, -1):
+        bits.append(int(input_bit[state]))
+        state = previous[state, choices[step, state]]
+    return np.array(bits[::-1][: len(pairs) - _CODE_MEMORY], dtype=np.uint8)
 
 
 def _to_bits(value: int, width: int) -> list[int]:
@@ -111,27 +164,37 @@ class Payload:
             raise ValueError(f"version {self.version!r} does not fit the watermark (major<16, minor/patch<64)")
         return major, minor, patch
 
-    def to_bits(self) -> np.ndarray:
-        """The 72 coded bits (uint8 0/1): tool 4, version 16, run-id length 2, run id 32, reserved 2, CRC 16."""
+    def info_bits(self) -> np.ndarray:
+        """The 70 bits before coding (uint8 0/1): tool 4, version 16, run-id length 2, run id 32, CRC 16."""
         major, minor, patch = self._version_numbers()
         data = (
             _to_bits(_TOOLS[self.tool], 4)
             + _to_bits(major, 4) + _to_bits(minor, 6) + _to_bits(patch, 6)
             + _to_bits(len(self.run_id) - 6, 2)
             + _to_bits(int(self.run_id, 16), 32)
-            + [0, 0]
         )
         data = np.array(data, dtype=np.uint8)
         return np.concatenate([data, _crc16(data)])
 
+    def to_bits(self) -> np.ndarray:
+        """The 152 coded bits (uint8 0/1): :meth:`info_bits` through a rate-1/2 convolutional code."""
+        return _conv_encode(self.info_bits())
+
     @staticmethod
     def from_bits(bits: np.ndarray) -> "Payload | None":
-        """Inverse of :meth:`to_bits`; ``None`` when the CRC or any field is invalid."""
-        bits = np.asarray(bits, dtype=np.uint8).ravel()
-        if bits.size != N_BITS:
+        """Inverse of :meth:`to_bits` (hard decisions, corrects scattered errors); None if the CRC fails."""
+        bits = np.asarray(bits, dtype=np.float64).ravel()
+        return Payload.from_soft(bits * 2 - 1)
+
+    @staticmethod
+    def from_soft(soft: np.ndarray) -> "Payload | None":
+        """Decode soft coded bits (positive = 1, magnitude = reliability); None when the CRC or a field fails."""
+        soft = np.asarray(soft, dtype=np.float64).ravel()
+        if soft.size != N_BITS:
             return None
-        data, crc = bits[:56], bits[56:]
-        if not np.array_equal(_crc16(data), crc) or data[54] or data[55]:
+        info = _viterbi(soft)
+        data, crc = info[:54], info[54:]
+        if not np.array_equal(_crc16(data), crc):
             return None
         tool = _TOOL_NAMES.get(_from_bits(data[0:4]))
         length = _from_bits(data[20:22]) + 6
@@ -241,7 +304,8 @@ class Watermarker:
 class WatermarkResult:
     """Outcome of :func:`decode_frames`.
 
-    ``found``: the keyed pilot pattern is present (peak ``pilot_z`` >= ``DETECT_Z``). ``payload``: the
+    ``found``: the keyed pilot pattern is present (peak ``pilot_z`` >= ``DETECT_Z``), or a payload with a
+    valid CRC was read at a pilot peak >= ``PAYLOAD_Z``. ``payload``: the
     decoded payload when its CRC matched, else None. ``confidence``: 1 minus the chance that unmarked
     content gives a pilot peak this high over all shifts and scales tried (Gaussian tail, 0..1).
     ``scale``: the size ratio (file / marked original) where it was found. ``votes``: frames that, read
@@ -267,23 +331,26 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb[:, :, :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
-def _whiten(luma: np.ndarray) -> np.ndarray:
-    """Remove the host image's low frequencies and equalise local contrast (the host is the noise)."""
-    residual = luma - cv2.GaussianBlur(luma, (0, 0), WHITEN_SIGMA)
-    energy = cv2.GaussianBlur(residual * residual, (0, 0), 8.0)
+def _whiten(luma: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Remove the host image's low frequencies and equalise local contrast (the host is the noise).
+
+    ``scale``: size of the marked original relative to ``luma``'s pixels, so the filters follow the pattern.
+    """
+    residual = luma - cv2.GaussianBlur(luma, (0, 0), WHITEN_SIGMA * scale)
+    energy = cv2.GaussianBlur(residual * residual, (0, 0), 8.0 * scale)
     return residual / np.sqrt(energy + 4.0)
 
 
 def _fold(luma: np.ndarray, scale: float) -> np.ndarray:
     """Whitened luma, brought back to the original scale, summed over all (TILE, TILE) periods."""
-    period = max(8, int(round(TILE * scale)))
+    period = max(GRID, int(round(TILE * scale)))
     height, width = luma.shape
     # resample so that one period spans exactly ``period`` pixels, fold, then bring the tile to TILE px
     factor = period / (TILE * scale)
     if abs(factor - 1) > 1e-6:
         luma = cv2.resize(luma, (max(1, round(width * factor)), max(1, round(height * factor))),
                           interpolation=cv2.INTER_LINEAR)
-    white = _whiten(luma)
+    white = _whiten(luma, period / TILE)
     height, width = white.shape
     padded = np.zeros((-(-height // period) * period, -(-width // period) * period), np.float32)
     padded[:height, :width] = white
@@ -303,7 +370,7 @@ def _sync(folded: np.ndarray) -> tuple[float, tuple[float, float]]:
     """Pilot z-score and the sub-pixel (dy, dx) shift that aligns the pattern with ``folded``.
 
     The z-score compares the peak with the spread of the correlation surface away from it (the peak's
-    own neighbourhood, 9 x 9 shifts, is left out). The shift is refined by a parabola through the peak
+    own neighbourhood, one cell either side, is left out). The shift is refined by a parabola through the peak
     and its neighbours (downscaling by 2 moves pixel centres by half a pixel).
     """
     pilot = _layout().pilot_tile
@@ -312,7 +379,8 @@ def _sync(folded: np.ndarray) -> tuple[float, tuple[float, float]]:
     dy, dx = divmod(index, TILE)
     rest = np.roll(corr, (TILE // 2 - dy, TILE // 2 - dx), axis=(0, 1))
     mask = np.ones_like(rest, dtype=bool)
-    mask[TILE // 2 - 4:TILE // 2 + 5, TILE // 2 - 4:TILE // 2 + 5] = False
+    guard = TILE // GRID  # one cell around the peak
+    mask[TILE // 2 - guard:TILE // 2 + guard + 1, TILE // 2 - guard:TILE // 2 + guard + 1] = False
     spread = rest[mask].std()
     z = float((corr.flat[index] - rest[mask].mean()) / spread) if spread > 0 else 0.0
 
@@ -341,7 +409,7 @@ def _soft_bits(folded: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
 def _decode_folded(folded: np.ndarray) -> tuple[Payload | None, float, tuple[float, float], np.ndarray]:
     z, shift = _sync(folded)
     soft = _soft_bits(folded, shift)
-    payload = Payload.from_bits((soft > 0).astype(np.uint8)) if z >= PAYLOAD_Z else None
+    payload = Payload.from_soft(soft) if z >= PAYLOAD_Z else None
     return payload, z, shift, soft
 
 
@@ -367,7 +435,7 @@ def decode_frames(frames: Iterable[np.ndarray], scales: tuple[float, ...] = SCAL
         return WatermarkResult(False, None, 0.0, 0)
     best = None
     for scale in scales:
-        if min(lumas[0].shape) / scale < 96:  # would be smaller than 1.5 periods at the original scale
+        if min(lumas[0].shape) / scale < TILE:  # less than one period at the original scale
             continue
         folds = [_fold(luma, scale) for luma in lumas]
         payload, z, shift, soft = _decode_folded(np.sum(folds, axis=0))
@@ -379,7 +447,7 @@ def decode_frames(frames: Iterable[np.ndarray], scales: tuple[float, ...] = SCAL
     if best is None:
         return WatermarkResult(False, None, 0.0, len(lumas))
     _, z, scale, payload, folds, shift, soft = best
-    found = z >= DETECT_Z
+    found = z >= DETECT_Z or payload is not None  # a CRC-valid payload at a pilot peak >= PAYLOAD_Z
     votes = payload_votes = 0
     if found:
         for fold in folds:
