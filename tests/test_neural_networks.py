@@ -44,6 +44,15 @@ def test_config_rejects_bad_values(tmp_path):
         ModelConfig(image_size=100)
     with pytest.raises(ConfigError):
         ModelConfig(generator_input="pixels")
+    with pytest.raises(ConfigError, match="attention_resolution"):
+        ModelConfig(image_size=128, n_down=2, attention_resolution=16)
+    no_attention = ModelConfig(image_size=64, embedding_dim=16, base_channels=4, max_channels=16, n_down=3,
+                               attention_resolution=0)
+    for network in (Generator(no_attention), Embedder(no_attention), Discriminator(no_attention, 1)):
+        assert not any(isinstance(m, SelfAttention) for m in network.modules())
+    with_attention = ModelConfig(**{**no_attention.__dict__, "attention_resolution": 16})
+    for network in (Generator(with_attention), Embedder(with_attention), Discriminator(with_attention, 1)):
+        assert any(isinstance(m, SelfAttention) for m in network.modules())
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  image_sise: 64\n")
     with pytest.raises(ConfigError, match="image_sise"):

@@ -91,6 +91,10 @@ class ModelConfig:
         self.sketch = str(self.sketch)
         if self.embedding_dim < 1 or self.base_channels < 1 or self.max_channels < self.base_channels:
             raise ConfigError("embedding_dim, base_channels must be >= 1 and max_channels >= base_channels")
+        levels = [size >> k for k in range(1, self.n_down + 1)]
+        if self.attention_resolution and self.attention_resolution not in levels:
+            raise ConfigError(f"attention_resolution={self.attention_resolution} is not one of G's feature-map "
+                              f"sides {levels} (or 0 for none)")
         if self.n_res < 0:
             raise ConfigError(f"n_res must be >= 0, got {self.n_res}")
 

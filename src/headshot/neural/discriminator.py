@@ -44,7 +44,9 @@ class Discriminator(nn.Module):
         return self.W.shape[1]
 
     def add_videos(self, count: int) -> None:
-        """Append ``count`` new columns to W (e.g. a dataset grew); existing columns are kept."""
+        """Append ``count`` new columns to W (e.g. a dataset grew); existing columns are kept.
+
+        W becomes a new Parameter: build (or rebuild) D's optimiser and DDP wrapper afterwards."""
         extra = torch.randn(self.W.shape[0], count, device=self.W.device, dtype=self.W.dtype) * 0.02
         self.W = nn.Parameter(torch.cat([self.W.data, extra], dim=1))
 
