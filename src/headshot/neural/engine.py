@@ -74,6 +74,8 @@ class NeuralEngine:
         if backend not in BACKENDS:
             raise InputError(f"unknown neural backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
         self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise InputError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
         model = load_model(model_path if model_path is not None else default_model_path())
         person = load_model(person_path) if person_path is not None else None
         if person is None and _generator_name(model, use_ema) is None and "psi" in model.tensors:
