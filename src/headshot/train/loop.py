@@ -51,6 +51,7 @@ LOOP_DEFAULTS = {
     "keep_checkpoints": 3,     # newest checkpoints kept in the run folder
     "sample_rows": 4,          # episodes in a sample grid
     "workers": 1,              # DataLoader worker processes per rank (0: load in the training process)
+    "checkpoint_minutes": 20,  # also checkpoint after this much wall-clock time since the last one
 }
 
 
@@ -476,7 +477,7 @@ def _train(options: TrainOptions, context: DistributedContext, started: float, E
     progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                         TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
                         disable=not (options.progress and context.is_main))
-    last_saved = trainer.step
+    last_saved, last_saved_time = trainer.step, time.monotonic()
     with progress:
         task = progress.add_task("steps", total=total_steps, completed=trainer.step, rate="", loss="")
         while trainer.step < total_steps:
@@ -513,9 +514,10 @@ def _train(options: TrainOptions, context: DistributedContext, started: float, E
                 _write_png(run_dir / "samples" / f"step_{step:07d}.png", grid)
                 if writer is not None:
                     writer.add_image("samples", grid, step, dataformats="HWC")
-            if step % checkpoint_every == 0:
+            overdue = time.monotonic() - last_saved_time > float(cfg["checkpoint_minutes"]) * 60
+            if step % checkpoint_every == 0 or any_rank(overdue, context):
                 save()
-                last_saved = step
+                last_saved, last_saved_time = step, time.monotonic()
             out_of_time = deadline is not None and time.monotonic() >= deadline
             if any_rank(out_of_time or stop_flag.stop, context):
                 log(f"stopping at step {step}: " + ("time limit" if out_of_time else "signal"))

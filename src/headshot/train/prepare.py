@@ -133,34 +133,25 @@ def to_crop_pixels(landmarks: np.ndarray, box: np.ndarray, size: int) -> np.ndar
 
 
 def _decode(path: Path, every: int, max_frames: int | None):
-    """Yield ``(frame_index, timestamp_ms, RGB uint8 HWC)`` for every ``every``-th frame."""
-    import av
+    """Yield ``(frame_index, timestamp_ms, RGB uint8 HWC)`` for every ``every``-th frame.
 
-    try:
-        container = av.open(str(path))
-    except Exception as error:  # PyAV raises many error types for bad files
-        raise InputError(f"cannot open video: {error}") from None
-    with container:
-        if not container.streams.video:
-            raise InputError("no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = float(stream.average_rate or 25)
-        kept = 0
-        for index, frame in enumerate(container.decode(stream)):
-            if index % every:
-                continue
-            yield index, int(round(index * 1000.0 / rate)), frame.to_ndarray(format="rgb24")
-            kept += 1
-            if max_frames is not None and kept >= max_frames:
-                break
+    Uses :class:`headshot.io.video.VideoReader` (PyAV; rotation applied; a truncated file gives the
+    frames it has).
+    """
+    from ..io.video import VideoReader
+
+    wanted = None if max_frames is None else (max_frames - 1) * every + 1
+    with VideoReader(path, max_frames=wanted, allow_truncated=True) as reader:
+        for index, time_s, rgb in reader:
+            if index % every == 0:
+                yield index, int(round(time_s * 1000)), rgb
 
 
 def _video_fps(path: Path) -> float:
-    import av
+    from ..io.video import VideoReader
 
-    with av.open(str(path)) as container:
-        return float(container.streams.video[0].average_rate or 25)
+    with VideoReader(path, allow_truncated=True) as reader:
+        return float(reader.fps)
 
 
 def prepare_clip(source: ClipSource, dataset_dir: Path, analyzer, size: int = 256, every: int = 1,
@@ -183,7 +174,7 @@ def prepare_clip(source: ClipSource, dataset_dir: Path, analyzer, size: int = 25
             indices.append(index)
     except InputError:
         raise
-    except Exception as error:  # corrupt stream in the middle of decoding
+    except Exception as error:  # anything else the decoder or detector throws mid-clip
         if len(frames) < MIN_FRAMES:
             raise InputError(f"cannot decode video: {type(error).__name__}: {error}") from None
     if len(frames) < MIN_FRAMES:
