@@ -51,6 +51,20 @@ def test_folded_batch_norm_network_matches_the_original():
             assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * float(a.abs().max()))
 
 
+def test_compiled_encoder_matches_the_eager_network_for_any_batch(model, crops):
+    from headshot.neural.mobilenet import DEFAULT_TAPS, MobileNetV2Features
+
+    eager = MobileNetV2Features(taps=(*DEFAULT_TAPS, 18))
+    images = list(crops) + [crops[0][::-1].copy()]
+    taps, pooled = model.encode(images)  # batch size 4 with one left over is not needed: vary below
+    single_taps, single_pooled = model.encode(images[:1])
+    with torch.inference_mode():
+        reference = eager(features._to_network_input(images))
+    assert np.allclose(pooled, reference[-1].mean(dim=(2, 3)).numpy(), atol=1e-3)
+    assert np.allclose(single_pooled[0], pooled[0], atol=1e-3)
+    assert torch.allclose(taps[0], features._unit_normalise(reference[0]), atol=1e-3)
+
+
 def test_pooled_features_are_1280_d_and_separate_different_images(model, crops):
     crop, _, strongly = crops
     _, pooled = model.encode([crop, crop, strongly])

@@ -73,3 +73,26 @@ def test_same_people_are_clearly_apart_from_different_people(dev_data, analyzer,
         (same if person_a == person_b else different).append(float(a @ b))
     assert min(same) > max(different) + 0.1
     assert np.mean(same) - np.mean(different) > 0.4
+
+
+def test_dequantised_model_matches_the_int8_file(astronaut, analyzer, embedder):
+    """Folding the int8 weights to float once gives the same embeddings as the file's own graph."""
+    import onnx
+    import onnxruntime
+
+    from headshot.assets import sface_path
+
+    model = onnx.load(str(sface_path()))
+    initializers = {t.name for t in model.graph.initializer}
+    read = {name for node in model.graph.node for name in node.input}
+    kept = [v for v in model.graph.input if v.name in read and v.name not in initializers]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    assert any(node.op_type == "DequantizeLinear" for node in model.graph.node)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    original = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    face = identity.align_face(astronaut, analyzer.detect(astronaut)[0].landmarks)
+    reference = original.run(None, {"data": face.astype(np.float32).transpose(2, 0, 1)[None]})[0][0]
+    reference = reference / np.linalg.norm(reference)
+    assert np.allclose(embedder.embed_aligned(face), reference, atol=1e-4)

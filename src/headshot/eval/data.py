@@ -43,11 +43,11 @@ class SelectionSettings:
         max_videos: only the first N clips (sorted by path) in self-reenactment; ``None`` for all.
     """
 
-    max_frames: int = 16
-    stride: int = 4
+    max_frames: int = 8
+    stride: int = 6
     shots: tuple[int, ...] = (1, 8, 32)
-    fewshot_videos: int = 12
-    cross_portraits: int = 20
+    fewshot_videos: int = 8
+    cross_portraits: int = 12
     max_videos: int | None = None
 
 

@@ -69,6 +69,50 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def dequantize_constant_weights(model) -> None:
+    """Replace ``DequantizeLinear`` (and the ``Reshape`` after it) of constant int8 weights by float
+    initializers, in place.
+
+    The SFace file stores weights block-quantised (int8 + per-block scales) and dequantises them at every
+    run; onnxruntime does not fold that away, which makes the model about 2.5x slower on CPU. Doing the
+    same arithmetic once here gives the same outputs (to float rounding).
+    """
+    from onnx import numpy_helper
+
+    values = {tensor.name: numpy_helper.to_array(tensor) for tensor in model.graph.initializer}
+    kept_nodes = []
+    for node in model.graph.node:
+        constant = all(name in values for name in node.input if name)
+        if node.op_type == "DequantizeLinear" and constant:
+            weights = values[node.input[0]].astype(np.float32)
+            scale = values[node.input[1]].astype(np.float32)
+            zero = (values[node.input[2]].astype(np.float32) if len(node.input) > 2 and node.input[2]
+                    else np.zeros_like(scale))
+            attributes = {a.name: a.i for a in node.attribute}
+            axis, block = attributes.get("axis", 1), attributes.get("block_size", 0)
+            if block:  # blocked quantisation: one scale per `block` elements along `axis`
+                scale = np.repeat(scale, block, axis=axis)
+                zero = np.repeat(zero, block, axis=axis)
+                cut = [slice(None)] * weights.ndim
+                cut[axis] = slice(0, weights.shape[axis])
+                scale, zero = scale[tuple(cut)], zero[tuple(cut)]
+            elif scale.ndim == 1 and scale.size > 1:  # per-axis
+                shape = [1] * weights.ndim
+                shape[axis] = -1
+                scale, zero = scale.reshape(shape), zero.reshape(shape)
+            values[node.output[0]] = (weights - zero) * scale
+        elif node.op_type == "Reshape" and constant:
+            values[node.output[0]] = values[node.input[0]].reshape(values[node.input[1]])
+        else:
+            kept_nodes.append(node)
+    needed = {name for node in kept_nodes for name in node.input}
+    del model.graph.node[:]
+    model.graph.node.extend(kept_nodes)
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(numpy_helper.from_array(np.ascontiguousarray(value), name)
+                                   for name, value in values.items() if name in needed)
+
+
 class SFaceEmbedder:
     """SFace identity embedder: ``embed(image, landmarks) -> (128,)`` float32, L2-normalised."""
 
@@ -87,6 +131,7 @@ class SFaceEmbedder:
         kept = [value for value in model.graph.input if value.name in read and value.name not in initializers]
         del model.graph.input[:]
         model.graph.input.extend(kept)
+        dequantize_constant_weights(model)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1

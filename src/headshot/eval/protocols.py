@@ -14,9 +14,9 @@ pipeline does, with evaluation-specific choices that keep the comparison fair:
   *is* the ground truth there, an engine that copies driver pixels (the warp engine pastes the driver's
   mouth interior) is scored twice: with the driver frame, and from the pixel-free motion alone
   (``driver_frame=None``), shown as separate rows.
-- Cross-identity targets are relative (FOMM's relative motion transfer): the driver's landmark
-  displacements from its first frame, rotated and scaled by the similarity that maps the driver's rigid
-  points onto the source's, are added to the source landmarks.
+- Cross-identity targets are relative (motion since a reference frame, applied to the source's own face):
+  the pipeline's ``motion.retarget.Retargeter`` with its ``best_reference`` frame (see
+  :func:`cross_targets`); pose and expression errors compare changes since that reference.
 - Few-shot: T shots from the first half of a clip, targets from the second half, driven by landmarks only.
   Engines that take several shots expose ``prepare_shots(shots)``; engines that can fine-tune in memory
   expose ``finetune(shots)`` (see :func:`engine_supports_finetune`), which adds a fine-tuned row.
@@ -158,23 +158,53 @@ class Toolkit:
     def close(self) -> None:
         self.analyzer.close()
 
+    def forget(self) -> None:
+        """Drop the per-image memo (call between items)."""
+        self._memo: dict = {}
+
+    def _remember(self, key: tuple, compute):
+        # Identical images recur (the unmoved-source baseline renders one image per frame): compute once.
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
+    @staticmethod
+    def _digest(*arrays: np.ndarray) -> bytes:
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=16)
+        for array in arrays:
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.digest()
+
     def observe(self, image: np.ndarray) -> Observation | None:
         """The largest face in ``image`` (RGB uint8), or ``None`` when the detector finds none."""
-        faces = self.analyzer.detect(image)
-        if not faces:
-            return None
-        face = faces[0]
-        return Observation(face.landmarks, metrics.euler_angles(face.pose_matrix), face.blendshapes)
+        def compute():
+            faces = self.analyzer.detect(image)
+            if not faces:
+                return None
+            face = faces[0]
+            return Observation(face.landmarks, metrics.euler_angles(face.pose_matrix), face.blendshapes)
+
+        return self._remember(("observe", self._digest(image)), compute)
 
     def embed(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        return self.embedder.embed(image, landmarks)
+        """SFace embedding ``(128,)`` of the face in ``image`` at ``landmarks`` (its pixels)."""
+        return self._remember(("embed", self._digest(image, landmarks)), lambda: self.embedder.embed(image, landmarks))
 
     def encode(self, images: list[np.ndarray]) -> tuple[list, dict[str, np.ndarray]]:
-        """``(perceptual feature maps, {network: FID features (N, D)})`` of RGB uint8 crops."""
-        taps, pooled = self.mobilenet.encode(images)
-        features = {"mobilenet": pooled}
+        """``(perceptual feature maps, {network: FID features (N, D)})`` of RGB uint8 crops; identical
+        images are encoded once."""
+        digests = [self._digest(image) for image in images]
+        unique = list(dict.fromkeys(digests))
+        first = [digests.index(d) for d in unique]
+        where = [unique.index(d) for d in digests]
+        taps, pooled = self.mobilenet.encode([images[i] for i in first])
+        taps = [tap[where] for tap in taps]
+        features = {"mobilenet": pooled[where]}
         if self.inception is not None:
-            features["inception"] = self.inception(images)
+            features["inception"] = self.inception([images[i] for i in first])[where]
         return taps, features
 
 
@@ -389,6 +419,26 @@ def relative_targets(source_landmarks: np.ndarray, driver_reference: np.ndarray,
     return target.astype(np.float32)
 
 
+def cross_targets(source_landmarks: np.ndarray, driver_landmarks: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+    """Target landmarks (source-crop pixels) for a cross-identity drive, and the reference frame's position.
+
+    Uses the pipeline's own retargeting (``headshot.motion.retarget``: relative mode, reference frame
+    chosen by ``best_reference``) so the protocol measures what users get; falls back to
+    :func:`relative_targets` with the first frame as reference when that module is unavailable.
+    """
+    try:
+        from ..motion.retarget import Retargeter, best_reference
+    except ImportError:
+        return [relative_targets(source_landmarks, driver_landmarks[0], d) for d in driver_landmarks], 0
+    reference = int(best_reference(source_landmarks, driver_landmarks))
+    retargeter = Retargeter(source_landmarks)
+    retargeter.set_reference(driver_landmarks[reference])
+    return [retargeter(d) for d in driver_landmarks], reference
+
+
+CROSS_TARGETS_METHOD = "motion.retarget relative, best_reference"
+
+
 def run_cross_item(entry: dict, data_root: Path, portraits_parent: Path, rows: list[EngineRow],
                    toolkit: Toolkit) -> ItemResult:
     """Cross-identity reenactment: one portrait driven by another person's clip (relative motion)."""
@@ -418,10 +468,9 @@ def run_cross_item(entry: dict, data_root: Path, portraits_parent: Path, rows: l
     if not indices:
         result.skipped = "no face in the driver frames"
         return result
-    reference = driver_observations[0]
-    targets = [relative_targets(source_observation.landmarks, reference.landmarks, o.landmarks)
-               for o in driver_observations]
     driver_landmarks = [o.landmarks for o in driver_observations]
+    targets, reference_index = cross_targets(source_observation.landmarks, driver_landmarks)
+    reference = driver_observations[reference_index]
     steps = _sheet_steps(len(indices))
     result.sheet = {"columns": ["driver", "source"], "steps": [[driver_frames[s], source_crop] for s in steps]}
     for row in rows:

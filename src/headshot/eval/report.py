@@ -54,7 +54,8 @@ of the 68 classic points (from MediaPipe's 478) detected on output and real crop
 MediaPipe finds no face (excluded from AKD/pose/expression). CSIM: cosine of SFace embeddings (output vs real frame
 in self/few-shot, output vs source in cross); AED: distance of the L2-normalised embeddings. Pose error: mean |Δ|
 of yaw/pitch/roll in degrees; expression error: mean |Δ| of MediaPipe's 52 blendshapes (cross-identity: both compare
-*changes*, output vs source against driver vs its first frame, as relative motion transfer intends). Jitter ratio: high-frequency energy (2nd temporal difference) of the output's landmark
+*changes*, output vs source against driver vs its reference frame, as relative motion transfer intends; targets
+come from headshot's own retargeting, relative mode). Jitter ratio: high-frequency energy (2nd temporal difference) of the output's landmark
 tracks over the driver's (1 = as steady as the driver). FID (MNv2): Fréchet distance of 1280-d pooled MobileNetV2
 features, with a small covariance regularisation (few samples: biased upwards, compare only within this table).
 ms/frame: engine render time only."""
@@ -202,7 +203,7 @@ def render_markdown(summary: dict) -> str:
              f"frame selection: {json.dumps(selection)}"
              + (f", manifest `{settings['manifest']}`" if settings.get("manifest") else "") + ".",
              f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']} "
-             f"(shared CPU; speeds are indicative).", ""]
+             f"(shared CPU; speeds are indicative)." + _run_line(machine.get("run")), ""]
     titles = {"self": "Self-reenactment (source = first frame, the clip drives; compared with real frames)",
               "fewshot": "Few-shot self-reenactment (T shots from the first half, held-out targets from the second)",
               "cross": "Cross-identity reenactment (portraits driven by other people's clips; no ground truth)"}
@@ -222,6 +223,14 @@ def render_markdown(summary: dict) -> str:
     if summary["skipped"]:
         parts += ["", f"Skipped items: {len(summary['skipped'])} (see results.json)."]
     return "\n".join(parts) + "\n"
+
+
+def _run_line(run: dict | None) -> str:
+    if not run:
+        return ""
+    minutes = run["wall_seconds"] / 60
+    line = f" This run: {minutes:.1f} min wall clock, {run['items_computed']} items computed"
+    return line + (f", {run['items_from_cache']} from cache." if run["items_from_cache"] else ".")
 
 
 def _write_csv(path: Path, results) -> None:

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..errors import OutputError
 from .data import SelectionSettings, build_manifest, load_manifest
-from .protocols import EngineRow, ItemResult, Toolkit, engine_rows, run_cross_item, run_fewshot_item, run_self_item
+from .protocols import CROSS_TARGETS_METHOD, EngineRow, ItemResult, Toolkit, engine_rows, run_cross_item, run_fewshot_item, run_self_item
 
 PROTOCOLS = ("self", "fewshot", "cross")
 
@@ -139,6 +140,8 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
     from .report import write_contact_sheet, write_report
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    started = time.perf_counter()
+    computed = cached = 0
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     portraits = Path(options.portraits) if options.portraits else Path(options.data) / "portraits"
@@ -157,11 +160,16 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
         bar, task = _progress(progress, len(work))
         for protocol, entry in work:
             folder = out / "cache" / protocol
-            signature = _signature(entry, rows[protocol], options, shot_counts if protocol == "fewshot" else None)
+            extra = {"fewshot": shot_counts, "cross": CROSS_TARGETS_METHOD}.get(protocol)
+            signature = _signature(entry, rows[protocol], options, extra)
             result = _load_cached(folder, entry["id"], signature) if options.resume else None
             if bar is not None:
                 bar.update(task, description=f"{protocol}: {entry['id'][:40]}")
-            if result is None:
+            if result is not None:
+                cached += 1
+            else:
+                computed += 1
+                toolkit.forget()
                 if protocol == "self":
                     result = run_self_item(entry, Path(options.data), rows[protocol], toolkit)
                 elif protocol == "cross":
@@ -185,7 +193,9 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
                 "lpips_weights": str(options.lpips_weights) if options.lpips_weights else None,
                 "inception_weights": str(options.inception_weights) if options.inception_weights else None}
     rows_json = {protocol: [r.__dict__ for r in protocol_rows] for protocol, protocol_rows in rows.items()}
-    return write_report(out, results, rows_json, settings, machine_description())
+    run = {"wall_seconds": round(time.perf_counter() - started, 1), "items_computed": computed,
+           "items_from_cache": cached}
+    return write_report(out, results, rows_json, settings, dict(machine_description(), run=run))
 
 
 def _progress(enabled: bool, total: int):
