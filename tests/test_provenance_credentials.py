@@ -23,6 +23,7 @@ def output_video(dev_data, tmp_path):
 
 def test_sign_video_and_validate_with_c2pa_reader(output_video, dev_data, tmp_path, astronaut):
     keys = tmp_path / "keys"
+    output_video.chmod(0o644)
     source = tmp_path / "source.png"
     Image.fromarray(astronaut).save(source)
     driver = dev_data / "videos" / CLIP
@@ -31,6 +32,7 @@ def test_sign_video_and_validate_with_c2pa_reader(output_video, dev_data, tmp_pa
     for name in ("signer.key", "signer-chain.pem", "ca.key"):
         assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no temp file left
+    assert stat.S_IMODE(output_video.stat().st_mode) == 0o644  # the output keeps its permissions
 
     with c2pa.Reader(str(output_video)) as reader:
         store = json.loads(reader.json())

@@ -17,6 +17,7 @@ import datetime
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +184,7 @@ def sign_file(path: Path, *, source_path: Path | None = None, driver_path: Path 
         signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key_pem, None))
         with c2pa.Builder(manifest) as builder, open(path, "rb") as source, open(temp_name, "w+b") as dest:
             builder.sign(signer, mime, source, dest)
+        os.chmod(temp_name, stat.S_IMODE(path.stat().st_mode))  # mkstemp makes 0600; keep the output's mode
         os.replace(temp_name, path)
     except c2pa.C2paError as error:
         raise CredentialsError(f"{path.name}: C2PA signing failed: {str(error).splitlines()[0]}") from None

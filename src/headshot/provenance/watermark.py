@@ -17,7 +17,7 @@ Design (chosen by measurement, see ``benchmarks/watermark_bench.py``):
   together, since the pattern is static in pixel coordinates.
 
 Detection is the pilot test (``found``: peak >= ``DETECT_Z`` standard deviations of the correlation
-surface; unmarked dev clips and portraits stay below 4.5). The payload is reported when its CRC-16
+surface; on the 98 unmarked dev clips and 112 portraits the highest peak was 5.1). The payload is reported when its CRC-16
 matches, so random content cannot produce a payload by chance; a weak watermark (heavy attacks, small
 frames) can be detected while its payload is unreadable (``payload`` None).
 """
@@ -294,7 +294,7 @@ class Watermarker:
         if min(height, width) < 128:
             raise ValueError(f"frame {width}x{height} is too small to watermark (needs >= 128 px per side)")
         positive, negative = self._pattern(height, width)
-        out = cv2.add(rgb, positive)
+        out = cv2.add(np.ascontiguousarray(rgb), positive)
         cv2.subtract(out, negative, dst=out)
         return out
 
