@@ -127,3 +127,17 @@ def test_episodes_and_split(prepared):
     assert first == merged
     resumed = EpisodeSampler(2, seed=3, start=5)
     assert next(iter(resumed)) == first[5]
+
+
+def test_warp_guided_episodes_carry_the_warp_engine_guide(prepared):
+    """The guide (shot 0 warped to the target's landmarks) is on average closer to the target than shot 0."""
+    root, _ = prepared
+    dataset = EpisodeDataset(root / "dataset", shots=2, split="all", warp_guided=True)
+    guide_error = shot_error = 0.0
+    for clip in range(2):
+        for seed in range(4):
+            episode = dataset[(clip, seed)]
+            assert episode["guide"].shape == episode["target"].shape
+            guide_error += float((episode["guide"] - episode["target"]).abs().mean())
+            shot_error += float((episode["shots"][0] - episode["target"]).abs().mean())
+    assert guide_error < 0.95 * shot_error, (guide_error, shot_error)

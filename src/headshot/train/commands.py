@@ -36,7 +36,9 @@ def register(app: typer.Typer) -> None:
     def train(
         config: Path = typer.Option(..., help="Model + training YAML (configs/*.yaml)."),
         data: Path = typer.Option(..., help="Dataset folder written by headshot prepare."),
-        run: Path = typer.Option(..., help="Run folder: config copy, log, metrics, samples, checkpoints."),
+        run: Path = typer.Option(..., "--run", "--run-dir",
+                                 help="Run folder: config copy, log, metrics, samples, checkpoints "
+                                      "(under torchrun write --run-dir: torchrun takes --run as its --run-path)."),
         steps: Optional[int] = typer.Option(None, help="Total steps (default: the config's train.steps)."),
         device: str = typer.Option("cpu", help="cpu, cuda or cuda:N (under torchrun: each rank's LOCAL_RANK GPU)."),
         resume: bool = typer.Option(False, help="Continue from the run folder's newest checkpoint."),
@@ -46,7 +48,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Meta-learn the embedder, generator and discriminator (Zakharov et al. 2019) on a prepared dataset.
 
-        Multi-GPU / multi-process: torchrun --nproc_per_node=N -m headshot.train.loop --config ... (same options).
+        Multi-GPU / multi-process: torchrun --nproc_per_node=N -m headshot.train.loop --config ... --run-dir ...
+        (the same options).
         """
         from .loop import TrainOptions, train as run_training
 

@@ -73,19 +73,19 @@ def barrier(context: DistributedContext) -> None:
         dist.barrier()
 
 
-def wrap(module: torch.nn.Module, context: DistributedContext) -> torch.nn.Module:
+def wrap(module: torch.nn.Module, context: DistributedContext, find_unused_parameters: bool = False) -> torch.nn.Module:
     """``DistributedDataParallel(module)`` in a process group, else the module itself.
 
-    ``find_unused_parameters=True``: a GAN step uses only part of some networks' parameters in a
-    backward pass (e.g. rows of W that no episode in the batch belongs to still get zero gradient,
-    but optional branches may get none), and DDP must not wait for them.
+    Every step of the loop uses all parameters of E, G and D (W is indexed, so all its columns get a
+    gradient, zero for videos not in the batch); set ``find_unused_parameters`` (train key
+    ``ddp_find_unused_parameters``) for architectures with branches that some steps skip.
     """
     if not context.enabled:
         return module
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=True)
+    return DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=find_unused_parameters)
 
 
 def all_reduce_mean(value: float, context: DistributedContext) -> float:

@@ -51,7 +51,8 @@ LOOP_DEFAULTS = {
     "keep_checkpoints": 3,     # newest checkpoints kept in the run folder
     "sample_rows": 4,          # episodes in a sample grid
     "workers": 1,              # DataLoader worker processes per rank (0: load in the training process)
-    "checkpoint_minutes": 20,  # also checkpoint after this much wall-clock time since the last one
+    "checkpoint_minutes": 20,
+    "ddp_find_unused_parameters": False,  # DDP: only for architectures with branches some steps skip  # also checkpoint after this much wall-clock time since the last one
 }
 
 
@@ -111,7 +112,8 @@ class Trainer:
         self.D = Discriminator(model_cfg, num_videos).to(device)
         self.E_ema = copy.deepcopy(self.E).eval().requires_grad_(False)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.E_ddp, self.G_ddp, self.D_ddp = (wrap(m, context) for m in (self.E, self.G, self.D))
+        unused = bool(train_cfg.get("ddp_find_unused_parameters", False))
+        self.E_ddp, self.G_ddp, self.D_ddp = (wrap(m, context, unused) for m in (self.E, self.G, self.D))
         betas = tuple(float(b) for b in train_cfg["betas"])
         self.opt_g = torch.optim.Adam(list(self.E.parameters()) + list(self.G.parameters()),
                                       lr=float(train_cfg["lr_generator"]), betas=betas)
