@@ -202,10 +202,15 @@ class Trainer:
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        """``ema ← decay·ema + (1 − decay)·live`` for E's and G's parameters; buffers are copied."""
+        """``ema ← d·ema + (1 − d)·live`` for E's and G's parameters; buffers are copied.
+
+        ``d = min(ema_decay, (1 + t) / (10 + t))`` at step ``t``: the usual warm-up, so that a short run's
+        average is not dominated by the random initial weights.
+        """
+        decay = min(self.ema_decay, (1.0 + self.step) / (10.0 + self.step))
         for live, ema in ((self.E, self.E_ema), (self.G, self.G_ema)):
             for p_ema, p in zip(ema.parameters(), live.parameters()):
-                p_ema.lerp_(p.detach(), 1.0 - self.ema_decay)
+                p_ema.lerp_(p.detach(), 1.0 - decay)
             for b_ema, b in zip(ema.buffers(), live.buffers()):
                 b_ema.copy_(b)
 
