@@ -159,3 +159,23 @@ def test_cli_rejects_bad_input(tmp_path, dev_data):
 
     assert main(["eval", "--data", str(dev_data), "--out", str(tmp_path), "--protocol", "nope"]) == 1
     assert main(["eval", "--data", str(tmp_path / "absent"), "--out", str(tmp_path)]) == 1
+
+
+def test_fewshot_protocol_reports_every_shot_count(dev_data, tmp_path):
+    """Few-shot on one clip (baselines only, fast): one row per T; single-image engines repeat T=1."""
+    manifest = {"version": 1, "settings": {"shots": [1, 4]},
+                "fewshot": [{"id": "clip", "video": "videos/aoc__EDTalk__pose_source1.mp4", "identity": "aoc",
+                             "shots": [0, 20, 40, 60], "targets": [150, 200, 240]}]}
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    summary = run_evaluation(EvalOptions(engines=[], data=dev_data, out=tmp_path / "run", protocols=["fewshot"],
+                                         manifest=path), progress=False)
+    table = summary["tables"]["fewshot"]
+    assert set(table) == {f"{label}|T={t}" for label in ("source (unmoved)", "similarity warp (5 points)")
+                          for t in (1, 4)}
+    one, four = table["similarity warp (5 points)|T=1"], table["similarity warp (5 points)|T=4"]
+    assert one["frames"] == 3 and one["shots_used"] == [1]
+    assert one["l1"] == four["l1"] and math.isfinite(one["fid_mobilenet"])
+    assert one["akd"] < table["source (unmoved)|T=1"]["akd"]  # following the head beats standing still
+    assert "T > 1 rows repeat" in (tmp_path / "run" / "results.md").read_text()
+    assert len(list((tmp_path / "run" / "contact_sheets" / "fewshot").glob("*.png"))) == 1

@@ -176,7 +176,8 @@ def write_report(out: Path, results, rows: dict, settings: dict, machine: dict) 
     if "self" in tables:
         engine_keys = [k for k in tables["self"] if k not in baseline_labels["self"]]
         summary["self_wins_over_baselines"] = _wins(tables["self"], engine_keys, baseline_labels["self"])
-    atomic_write_text(out / "results.json", json.dumps(summary, indent=1, default=_jsonable, allow_nan=True))
+    # Strict JSON: undefined numbers (NaN, e.g. AKD when every face was lost; PSNR of identical images) -> null.
+    atomic_write_text(out / "results.json", json.dumps(_finite(summary), indent=1, default=_jsonable, allow_nan=False))
     atomic_write_text(out / "results.md", render_markdown(summary))
     _write_csv(out / "per_video.csv", results)
     try:
@@ -184,6 +185,16 @@ def write_report(out: Path, results, rows: dict, settings: dict, machine: dict) 
     except Exception as error:  # plots are a convenience; never lose the numbers over them
         summary["plots_error"] = str(error)
     return summary
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def _jsonable(value):
@@ -212,7 +223,7 @@ def render_markdown(summary: dict) -> str:
         if protocol == "fewshot":
             single = [k for k, v in table.items() if v.get("shots_used") == [1]]
             if single:
-                parts += ["Rows whose engine takes one image use the first shot only; their T = 8 / 32 rows repeat "
+                parts += ["Rows whose engine takes one image use the first shot only; their T > 1 rows repeat "
                           "T = 1.", ""]
     if "self_wins_over_baselines" in summary:
         for key, beaten in summary["self_wins_over_baselines"].items():
@@ -229,7 +240,8 @@ def _run_line(run: dict | None) -> str:
     if not run:
         return ""
     minutes = run["wall_seconds"] / 60
-    line = f" This run: {minutes:.1f} min wall clock, {run['items_computed']} items computed"
+    line = (f" This run: {minutes:.1f} min wall clock ({run.get('cpu_seconds', 0) / 60:.1f} min of CPU time; "
+            f"load average {run.get('load_average_1min')} at the end), {run['items_computed']} items computed")
     return line + (f", {run['items_from_cache']} from cache." if run["items_from_cache"] else ".")
 
 

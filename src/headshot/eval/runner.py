@@ -140,7 +140,7 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
     from .report import write_contact_sheet, write_report
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     computed = cached = 0
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -193,7 +193,10 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
                 "lpips_weights": str(options.lpips_weights) if options.lpips_weights else None,
                 "inception_weights": str(options.inception_weights) if options.inception_weights else None}
     rows_json = {protocol: [r.__dict__ for r in protocol_rows] for protocol, protocol_rows in rows.items()}
-    run = {"wall_seconds": round(time.perf_counter() - started, 1), "items_computed": computed,
+    run = {"wall_seconds": round(time.perf_counter() - started, 1),
+           "cpu_seconds": round(time.process_time() - started_cpu, 1),
+           "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+           "items_computed": computed,
            "items_from_cache": cached}
     return write_report(out, results, rows_json, settings, dict(machine_description(), run=run))
 
