@@ -13,12 +13,22 @@ from headshot.errors import HeadshotError, MissingModelError
 from headshot.neural import engine as engine_module
 from headshot.neural.checkpoint import load_model, save_model
 from headshot.neural.config import ModelConfig, load_config
+from headshot.neural.discriminator import Discriminator
 from headshot.neural.embedder import Embedder
 from headshot.neural.engine import NeuralEngine
 from headshot.neural.generator import Generator
 from headshot.neural.sketch import sketch_tensor
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on the shared 2-core machine, 2 OpenMP threads stall behind other processes."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +146,24 @@ def test_onnx_backend_matches_torch(source, tiny_model):
     assert frames["onnx"].std() > 1
     with pytest.raises(HeadshotError, match="backend"):
         NeuralEngine(tiny_model, backend="tensorrt")
+
+
+def test_finetune_fits_the_shots(source, tmp_path):
+    crop, landmarks = source
+    cfg, _ = load_config(CONFIGS / "tiny.yaml")
+    torch.manual_seed(0)
+    path = save_model(tmp_path / "base.safetensors", {"generator": Generator(cfg), "embedder": Embedder(cfg),
+                                                      "discriminator": Discriminator(cfg, 3)}, cfg)
+    engine = NeuralEngine(path)
+    with pytest.raises(HeadshotError, match="prepare"):
+        engine.finetune([(crop, landmarks)])
+    engine.prepare(crop, landmarks)
+    before = np.abs(engine.render(landmarks).astype(float) - crop).mean()
+    psi_before = engine.psi.clone()
+    losses = engine.finetune([(crop, landmarks)], steps=10, lr=3e-3)
+    assert len(losses) == 10 and not torch.equal(engine.psi, psi_before)
+    after = np.abs(engine.render(landmarks).astype(float) - crop).mean()
+    assert after < 0.6 * before, (before, after)
 
 
 def test_missing_default_model_is_a_clear_error(tmp_path, monkeypatch):

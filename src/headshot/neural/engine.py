@@ -99,6 +99,8 @@ class NeuralEngine:
         if self.fixed_psi is not None and self.fixed_psi.shape[1] != self.generator.psi_dim:
             raise InputError(f"the person file's psi has {self.fixed_psi.shape[1]} values but the generator "
                              f"takes {self.generator.psi_dim}: it was fine-tuned from another model")
+        self._base_model = model
+        self._backend, self._threads = backend, threads
         self.runner = self._runner(backend, threads)
         self._reset()
 
@@ -116,6 +118,8 @@ class NeuralEngine:
         if engine.fixed_psi is None and engine.embedder is None:
             raise ValueError("need an embedder or a psi")
         engine.runner = engine.generator
+        engine._base_model = None
+        engine._backend, engine._threads = "torch", 1
         engine._reset()
         return engine
 
@@ -178,6 +182,45 @@ class NeuralEngine:
             _check_image(crop, f"shot {index}")
             self._shots.append(self._shot(crop, _check_landmarks(landmarks, f"shot {index} landmarks")))
         self._embed()
+
+    def finetune(self, shots: list[tuple[np.ndarray, np.ndarray]], steps: int | None = None,
+                 lr: float | None = None, seed: int = 0) -> list[float]:
+        """The paper's few-shot fine-tuning (FT) in memory on ``shots`` = ``[(crop RGB uint8, landmarks
+        (478, 3) in its pixels), ...]`` of the person to render: G and psi (started at ``P e_hat``) are
+        trained with D against those shots (:func:`headshot.train.finetune.finetune_networks`). Afterwards
+        the engine renders with the fine-tuned G and psi. ``steps`` None: the base model's
+        ``finetune_steps`` epochs (default 40, the paper's) over the shots in mini-batches of 4; ``lr``
+        None: its ``finetune_lr``. Returns the loss per step. Call after :meth:`prepare`."""
+        from ..train.finetune import finetune_networks
+
+        if self._crop_size is None:
+            raise InputError("call prepare() before finetune()")
+        if self._base_model is None or "embedder" not in self._base_model.states:
+            raise InputError("fine-tuning needs a base model file with an embedder (from headshot train)")
+        if not shots:
+            raise InputError("fine-tuning needs at least one shot")
+        size = self.config.image_size
+        crops, points = [], []
+        for index, (crop, landmarks) in enumerate(shots):
+            _check_image(crop, f"shot {index}")
+            landmarks = _check_landmarks(landmarks, f"shot {index} landmarks").copy()
+            height, width = crop.shape[:2]
+            landmarks[:, 0] *= size / width
+            landmarks[:, 1] *= size / height
+            landmarks[:, 2] *= size / width
+            crops.append(self._resize(crop, (size, size)))
+            points.append(landmarks)
+        train_cfg = self._base_model.metadata.get("train_config") or {}
+        if steps is None:
+            steps = max(1, int(train_cfg.get("finetune_steps", 40)) * len(crops) // 4)
+        lr = float(lr if lr is not None else train_cfg.get("finetune_lr", 5e-5))
+        result = finetune_networks(self._base_model, np.stack(crops), np.stack(points), int(steps), lr,
+                                   self.device, seed, train_cfg=train_cfg)
+        self.generator = bake_spectral_norm(result["generator"]).to(self.device).eval()
+        self.fixed_psi = self.psi = result["psi"].reshape(1, -1).to(self.device)
+        self.embedding = result["embedding"].reshape(1, -1).to(self.device)
+        self.runner = self._runner(self._backend, self._threads)
+        return list(result["losses"])
 
     @torch.inference_mode()
     def render(self, target_landmarks: np.ndarray, driver_frame: np.ndarray | None = None,
