@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -159,10 +159,11 @@ class LossWeights:
     adversarial: float = 1.0
     feature_matching: float = 10.0
     embedding_match: float = 80.0
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_train(cls, train: dict[str, Any]) -> "LossWeights":
+        """Weights from a training dict; keys it lacks take :data:`DEFAULT_TRAIN`'s values."""
+        train = {**DEFAULT_TRAIN, **train}
         return cls(
             content_mobilenet=float(train["content_weight_mobilenet"]),
             content_vgg19=float(train["content_weight_vgg19"]),
