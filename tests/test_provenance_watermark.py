@@ -51,11 +51,14 @@ def test_marked_image_decodes_with_payload(astronaut, tmp_path):
     assert result.found and result.payload == payload and result.confidence > 0.99
 
 
-@pytest.fixture(scope="module")
-def marked_output(dev_data, tmp_path_factory):
+SMALL_CLIP = "mead_M030__dreamtalk__M030_front_sad_level3_001.mp4"  # 256x256, the hardest size here
+
+
+@pytest.fixture(scope="module", params=[CLIP, SMALL_CLIP])
+def marked_output(request, dev_data, tmp_path_factory):
     """A 1.6 s "output": a dev clip watermarked and written as H.264 CRF 23."""
     workdir = tmp_path_factory.mktemp("wm")
-    frames = attacks.read_frames(dev_data / "videos" / CLIP, 40)
+    frames = attacks.read_frames(dev_data / "videos" / request.param, 40)
     marker = Watermarker(Payload("5eed01"))
     output = attacks.reencode([marker.mark(f) for f in frames], workdir, "output.mp4", crf=23)
     return output, workdir

@@ -43,7 +43,8 @@ N_BITS = 2 * (N_INFO + _CODE_MEMORY)  # 152 coded payload bits
 PILOT_SHARE = 0.5  # fraction of the pattern's energy in the pilot (the rest carries the payload)
 DEFAULT_STRENGTH = 2.4  # RMS of the luma delta, in 8-bit levels (PSNR about 40.5 dB on real frames)
 SCALES = (1.0, 0.5, 0.75, 2.0 / 3.0, 1.5, 2.0)  # candidate output/original size ratios tried at decode
-WHITEN_SIGMA = 6.0  # px; the high-pass that removes the host's low frequencies
+WHITEN_SIGMA = 2.0  # px; the high-pass that removes the host's low frequencies
+ENERGY_SIGMA = 2.5  # px; the window of the local contrast that the residual is divided by
 DETECT_Z = 6.0  # pilot peak, in standard deviations of the correlation surface, that means "marked"
 PAYLOAD_Z = 5.0  # below this pilot peak the shift is unreliable and no payload is read
 _KEY = b"headshot-watermark-v1"
@@ -337,7 +338,7 @@ def _whiten(luma: np.ndarray, scale: float = 1.0) -> np.ndarray:
     ``scale``: size of the marked original relative to ``luma``'s pixels, so the filters follow the pattern.
     """
     residual = luma - cv2.GaussianBlur(luma, (0, 0), WHITEN_SIGMA * scale)
-    energy = cv2.GaussianBlur(residual * residual, (0, 0), 8.0 * scale)
+    energy = cv2.GaussianBlur(residual * residual, (0, 0), ENERGY_SIGMA * scale)
     return residual / np.sqrt(energy + 4.0)
 
 
