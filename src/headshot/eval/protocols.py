@@ -302,12 +302,13 @@ class ItemResult:
     frames: list[int] = field(default_factory=list)
     rows: dict = field(default_factory=dict)          # label -> {"per_frame", "per_item", "render_seconds", ...}
     skipped: str | None = None
+    seconds: float = 0.0                              # wall time it took to compute this item
     features: dict = field(default_factory=dict)      # "<label>|<network>" -> (N, D) float32
     sheet: dict | None = None                         # images for the contact sheet
 
     def to_json(self) -> dict:
         return {"item": self.item, "protocol": self.protocol, "frames": self.frames, "rows": self.rows,
-                "skipped": self.skipped}
+                "skipped": self.skipped, "seconds": self.seconds}
 
 
 def _render_row(row: EngineRow, source_crop, source_landmarks, targets, driver_frames, driver_landmarks):

@@ -148,15 +148,17 @@ def _wins(table: dict[str, dict], engine_keys: list[str], baseline_keys: list[st
     """Per engine row, the self-reenactment metrics on which it beats every baseline row."""
     directions = {"l1": -1, "psnr": 1, "ssim": 1, "perceptual": -1, "lpips": -1, "akd": -1, "csim": 1, "aed": -1,
                   "fid_mobilenet": -1}
+    directions.update({"pose_error": -1, "expression_error": -1, "face_lost": -1})
     wins = {}
     for key in engine_keys:
-        beaten = []
+        beaten, not_beaten = [], []
         for metric, sign in directions.items():
             mine = table[key].get(metric)
             others = [table[b].get(metric) for b in baseline_keys]
-            if _is_number(mine) and all(_is_number(o) for o in others) and all(sign * (mine - o) > 0 for o in others):
-                beaten.append(metric)
-        wins[key] = beaten
+            if not (_is_number(mine) and all(_is_number(o) for o in others)):
+                continue
+            (beaten if all(sign * (mine - o) > 0 for o in others) else not_beaten).append(metric)
+        wins[key] = {"beats_both_baselines_on": beaten, "does_not_beat_both_on": not_beaten}
     return wins
 
 
@@ -226,8 +228,10 @@ def render_markdown(summary: dict) -> str:
                 parts += ["Rows whose engine takes one image use the first shot only; their T > 1 rows repeat "
                           "T = 1.", ""]
     if "self_wins_over_baselines" in summary:
-        for key, beaten in summary["self_wins_over_baselines"].items():
-            parts.append(f"- `{key}` beats both baselines on: {', '.join(beaten) if beaten else 'nothing'}.")
+        for key, verdict in summary["self_wins_over_baselines"].items():
+            beaten, not_beaten = verdict["beats_both_baselines_on"], verdict["does_not_beat_both_on"]
+            parts.append(f"- `{key}` beats both baselines on: {', '.join(beaten) if beaten else 'nothing'}"
+                         + (f"; not on: {', '.join(not_beaten)}." if not_beaten else "."))
         parts.append("")
     parts += [f"LPIPS: {summary['lpips']}. FID (Inception): {summary['fid_inception']}.", "",
               DEFINITIONS, "", PAPER_CONTEXT]
@@ -242,7 +246,10 @@ def _run_line(run: dict | None) -> str:
     minutes = run["wall_seconds"] / 60
     line = (f" This run: {minutes:.1f} min wall clock ({run.get('cpu_seconds', 0) / 60:.1f} min of CPU time; "
             f"load average {run.get('load_average_1min')} at the end), {run['items_computed']} items computed")
-    return line + (f", {run['items_from_cache']} from cache." if run["items_from_cache"] else ".")
+    line += f", {run['items_from_cache']} from cache" if run["items_from_cache"] else ""
+    if run.get("item_seconds_total"):
+        line += f"; computing all items took {run['item_seconds_total'] / 60:.1f} min in total"
+    return line + "."
 
 
 def _write_csv(path: Path, results) -> None:

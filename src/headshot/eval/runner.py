@@ -108,7 +108,8 @@ def _load_cached(folder: Path, item: str, signature: str) -> ItemResult | None:
         stored = json.loads(json_path.read_text())
         if stored.get("signature") != signature:
             return None
-        result = ItemResult(stored["item"], stored["protocol"], stored["frames"], stored["rows"], stored["skipped"])
+        result = ItemResult(stored["item"], stored["protocol"], stored["frames"], stored["rows"], stored["skipped"],
+                            stored.get("seconds", 0.0))
         if npz_path.is_file():
             with np.load(npz_path) as arrays:
                 result.features = {key: arrays[key] for key in arrays.files}
@@ -170,6 +171,7 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
             else:
                 computed += 1
                 toolkit.forget()
+                item_started = time.perf_counter()
                 if protocol == "self":
                     result = run_self_item(entry, Path(options.data), rows[protocol], toolkit)
                 elif protocol == "cross":
@@ -179,6 +181,7 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
                 if options.contact_sheets and result.sheet:
                     write_contact_sheet(out / "contact_sheets" / protocol / f"{result.item}.png", result.sheet)
                 result.sheet = None
+                result.seconds = round(time.perf_counter() - item_started, 2)
                 _store(folder, result, signature)
             results.append(result)
             if bar is not None:
@@ -197,6 +200,7 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
            "cpu_seconds": round(time.process_time() - started_cpu, 1),
            "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
            "items_computed": computed,
+           "item_seconds_total": round(sum(r.seconds for r in results), 1),
            "items_from_cache": cached}
     return write_report(out, results, rows_json, settings, dict(machine_description(), run=run))
 
