@@ -29,8 +29,8 @@ def base(dev_data, tmp_path_factory):
         os.symlink(dev_data / "videos" / name, videos / name)
     prepare_dataset(videos, root / "dataset", size=64, workers=1, every=5, max_frames=20, progress=False)
     torch.set_num_threads(2)
-    train(TrainOptions(config=TINY, data=root / "dataset", run=root / "run", steps=6, progress=False,
-                       overrides={"lr_generator": 1e-3, "lr_discriminator": 1e-3, "log_every": 3,
+    train(TrainOptions(config=TINY, data=root / "dataset", run=root / "run", steps=3, progress=False,
+                       overrides={"lr_generator": 1e-3, "lr_discriminator": 1e-3, "log_every": 1,
                                   "sample_every": 100, "checkpoint_every": 100, "workers": 0,
                                   "val_fraction": 0}))
     return root
@@ -62,7 +62,7 @@ def test_finetuning_beats_feed_forward_on_held_out_frames(base):
         return float((generated - targets).abs().mean())
 
     ff = finetune_networks(model_file, crops[shots], landmarks[shots], steps=0, lr=1e-3)
-    ft = finetune_networks(model_file, crops[shots], landmarks[shots], steps=30, lr=1e-3,
+    ft = finetune_networks(model_file, crops[shots], landmarks[shots], steps=20, lr=1e-3,
                            train_cfg={"l1_weight": 1.0})
     # FF: psi is exactly P·ê from the embedder
     assert torch.allclose(ff["psi"], ff["generator"].adain_params(ff["embedding"][None])[0])

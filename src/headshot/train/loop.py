@@ -375,17 +375,17 @@ def train(options: TrainOptions) -> Trainer:
     time, or on SIGTERM/SIGINT, always writing a final checkpoint. Raises :class:`HeadshotError` for a run
     folder that already has checkpoints without ``resume``.
     """
-    from .dataset import EpisodeDataset, EpisodeSampler
-
     started = time.monotonic()
     context = setup(options.device)
     try:
-        return _train(options, context, started, EpisodeDataset, EpisodeSampler)
+        return _train(options, context, started)
     finally:
         teardown(context)
 
 
-def _train(options: TrainOptions, context: DistributedContext, started: float, EpisodeDataset, EpisodeSampler):
+def _train(options: TrainOptions, context: DistributedContext, started: float) -> Trainer:
+    from .dataset import EpisodeDataset, EpisodeSampler
+
     model_cfg, cfg = _merged_config(options)
     if options.threads:
         torch.set_num_threads(int(options.threads))
