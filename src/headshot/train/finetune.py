@@ -18,7 +18,6 @@ fine-tuned generator (entry ``generator``) and ``psi`` (``(psi_dim,)``); FF stor
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 
