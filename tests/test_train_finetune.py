@@ -109,3 +109,23 @@ def test_finetune_cli_writes_a_person_file_the_engine_loads(base, dev_data, tmp_
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.zeros((200, 200, 3), np.uint8))
     assert _cli(["finetune", "--shots", str(blank), "--model", str(model), "-o", str(tmp_path / "x.safetensors")]) == 1
+
+
+def test_slim_model_keeps_inference_and_finetuning_working(base, tmp_path):
+    from headshot.neural.checkpoint import load_model
+    from headshot.neural.engine import NeuralEngine
+    from headshot.train.export import slim_model
+    from headshot.train.finetune import finetune_networks
+
+    full = base / "run" / "model.safetensors"
+    slim = slim_model(full, tmp_path / "slim.safetensors")
+    stored = load_model(slim)
+    assert set(stored.states) == {"embedder", "generator_ema", "discriminator"}
+    assert stored.states["discriminator"]["W"].dtype == torch.float16
+    assert slim.stat().st_size < full.stat().st_size
+    crops, landmarks = _frames(base)
+    engine = NeuralEngine(model_path=slim)
+    engine.prepare(crops[0], landmarks[0])
+    assert engine.render(landmarks[3]).shape == (64, 64, 3)
+    result = finetune_networks(stored, crops[:4], landmarks[:4], steps=1, lr=1e-4)
+    assert np.isfinite(result["losses"][0])
