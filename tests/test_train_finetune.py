@@ -44,6 +44,7 @@ def _frames(root: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(crops), landmarks
 
 
+@pytest.mark.slow
 def test_finetuning_beats_feed_forward_on_held_out_frames(base):
     from headshot.neural.checkpoint import load_model
     from headshot.train.dataset import _to_tensor, draw_sketches

@@ -36,6 +36,7 @@ def _state(trainer) -> dict[str, torch.Tensor]:
     return state
 
 
+@pytest.mark.slow
 def test_overfit_one_clip_halves_l1(dataset_dir):
     """One clip, four frames: L1 between G's output and the targets falls by at least half."""
     from headshot.neural.config import load_config
