@@ -38,6 +38,8 @@ def register(app: typer.Typer) -> None:
                                                      "(backbone + lin layers); LPIPS is skipped without it."),
         inception_weights: Optional[Path] = typer.Option(None, "--inception-weights", help="TorchScript "
                                                          "Inception-v3 for a standard FID; skipped without it."),
+        neural_model: Optional[Path] = typer.Option(None, "--neural-model", help="Model or person file for "
+                                                    "--engine neural (default: the bundled model)."),
         resume: bool = typer.Option(True, "--resume/--no-resume", help="Reuse per-video results cached in "
                                                                        "the run folder."),
         contact_sheets: bool = typer.Option(True, "--contact-sheets/--no-contact-sheets"),
@@ -53,12 +55,18 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"unknown protocol {unknown[0]!r}; choose from self, fewshot, cross, all")
         if not data.is_dir():
             raise InputError(f"data folder not found: {data}")
+        engine_options = {}
+        if neural_model is not None:
+            if not neural_model.is_file():
+                raise InputError(f"neural model file not found: {neural_model}")
+            engine_options["neural"] = {"model_path": str(neural_model)}
         options = EvalOptions(
             engines=names, data=data, out=out, protocols=protocols,
             selection=SelectionSettings(max_frames=max_frames, stride=stride, fewshot_videos=fewshot_videos,
                                         cross_portraits=cross_portraits, max_videos=max_videos),
             manifest=manifest, portraits=portraits, lpips_weights=lpips_weights,
-            inception_weights=inception_weights, resume=resume, contact_sheets=contact_sheets)
+            inception_weights=inception_weights, engine_options=engine_options, resume=resume,
+            contact_sheets=contact_sheets)
         summary = run_evaluation(options)
         typer.echo((out / "results.md").read_text())
         typer.echo(f"results in {out}/ (results.json, results.md, per_video.csv, plots/, contact_sheets/)")

@@ -53,6 +53,7 @@ class EngineRow:
         driver_pixels: pass the driver frame to ``render`` (else ``driver_frame=None``).
         finetune: fine-tune on the shots before rendering (few-shot protocol only).
         baseline: the row is a baseline.
+        engine_options: keyword arguments for the engine's constructor, as ``((name, value), ...)``.
     """
 
     label: str
@@ -60,6 +61,11 @@ class EngineRow:
     driver_pixels: bool = False
     finetune: bool = False
     baseline: bool = False
+    engine_options: tuple = ()
+
+    def make(self):
+        """A fresh engine for this row."""
+        return make_engine(self.engine, **dict(self.engine_options))
 
 
 def make_engine(name: str, **options):
@@ -101,24 +107,27 @@ def engine_supports_shots(engine) -> bool:
     return callable(getattr(engine, "prepare_shots", None))
 
 
-def engine_rows(names: list[str], protocol: str) -> list[EngineRow]:
+def engine_rows(names: list[str], protocol: str, engine_options: dict[str, dict] | None = None) -> list[EngineRow]:
     """The table rows for ``names`` in ``protocol``: baselines first, then each engine; an engine that can
-    use driver pixels gets a pixel row and a template row in self-reenactment and cross-identity."""
+    use driver pixels gets a pixel row and a template row in self-reenactment and cross-identity.
+    ``engine_options`` maps an engine name to its constructor's keyword arguments (e.g. a model file)."""
     rows = [EngineRow(BASELINE_LABELS[b], b, baseline=True) for b in ("source", "similarity")]
     for name in names:
         if name in BASELINE_LABELS:
             continue
-        engine = make_engine(name)
+        options = tuple(sorted((engine_options or {}).get(name, {}).items()))
+        engine = make_engine(name, **dict(options))
         uses_pixels = bool(getattr(engine, "uses_driver_pixels", True))
         if protocol == "fewshot":
-            rows.append(EngineRow(f"{name} (template, no pixels)", name))
+            rows.append(EngineRow(f"{name} (template, no pixels)", name, engine_options=options))
             if engine_supports_finetune(engine):
-                rows.append(EngineRow(f"{name} fine-tuned (template, no pixels)", name, finetune=True))
+                rows.append(EngineRow(f"{name} fine-tuned (template, no pixels)", name, finetune=True,
+                                      engine_options=options))
         elif uses_pixels:
-            rows.append(EngineRow(f"{name} (driver pixels)", name, driver_pixels=True))
-            rows.append(EngineRow(f"{name} (template, no pixels)", name))
+            rows.append(EngineRow(f"{name} (driver pixels)", name, driver_pixels=True, engine_options=options))
+            rows.append(EngineRow(f"{name} (template, no pixels)", name, engine_options=options))
         else:
-            rows.append(EngineRow(name, name))
+            rows.append(EngineRow(name, name, engine_options=options))
     return rows
 
 
@@ -312,7 +321,7 @@ class ItemResult:
 
 
 def _render_row(row: EngineRow, source_crop, source_landmarks, targets, driver_frames, driver_landmarks):
-    engine = make_engine(row.engine)
+    engine = row.make()
     engine.prepare(source_crop, source_landmarks)
     outputs, seconds = [], 0.0
     for index, target in enumerate(targets):
@@ -544,7 +553,7 @@ def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_c
         single_result = None
         for count in shot_counts:
             chosen = _subset(shot_crops, count)
-            engine = make_engine(row.engine)
+            engine = row.make()
             takes_shots = engine_supports_shots(engine)
             if not takes_shots and single_result is not None:
                 result.rows[f"{row.label}|T={count}"] = dict(single_result, shots_used=1)

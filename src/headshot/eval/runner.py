@@ -43,6 +43,8 @@ class EvalOptions:
         portraits: portraits folder (default ``<data>/portraits``).
         lpips_weights: LPIPS VGG16/AlexNet weights file (LPIPS is skipped without it).
         inception_weights: TorchScript Inception-v3 for a standard FID (skipped without it).
+        engine_options: per engine name, keyword arguments for its constructor (e.g.
+            ``{"neural": {"model_path": "model.safetensors"}}``).
         resume: reuse cached per-item results whose settings match.
         contact_sheets: write a contact sheet PNG per item.
     """
@@ -56,6 +58,7 @@ class EvalOptions:
     portraits: Path | None = None
     lpips_weights: Path | None = None
     inception_weights: Path | None = None
+    engine_options: dict = field(default_factory=dict)
     resume: bool = True
     contact_sheets: bool = True
 
@@ -152,7 +155,7 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
         manifest = build_manifest(Path(options.data), options.selection, options.protocols, portraits)
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
 
-    rows = {protocol: engine_rows(options.engines, protocol) for protocol in options.protocols}
+    rows = {protocol: engine_rows(options.engines, protocol, options.engine_options) for protocol in options.protocols}
     shot_counts = list(manifest.get("settings", {}).get("shots", options.selection.shots))
     work = [(protocol, entry) for protocol in options.protocols for entry in manifest.get(protocol, [])]
     toolkit = Toolkit(options.lpips_weights, options.inception_weights)
@@ -190,7 +193,7 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
             bar.stop()
     finally:
         toolkit.close()
-    settings = {"engines": options.engines, "protocols": options.protocols, "data": str(options.data),
+    settings = {"engines": options.engines, "engine_options": options.engine_options, "protocols": options.protocols, "data": str(options.data),
                 "portraits": str(portraits), "manifest": str(options.manifest) if options.manifest else None,
                 "selection": manifest.get("settings"), "shots": shot_counts,
                 "lpips_weights": str(options.lpips_weights) if options.lpips_weights else None,
