@@ -528,6 +528,9 @@ def _train(options: TrainOptions, context: DistributedContext, started: float) -
             out_of_time = deadline is not None and time.monotonic() >= deadline
             if any_rank(out_of_time or stop_flag.stop, context):
                 log(f"stopping at step {step}: " + ("time limit" if out_of_time else "signal"))
+                if context.is_main and step % sample_every:
+                    _write_png(run_dir / "samples" / f"step_{step:07d}.png",
+                               sample_grid(sample_batch, trainer.render(sample_batch)))
                 break
     stop_flag.uninstall()
     if trainer.step != last_saved:
