@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEV = Path(os.environ.get("HEADSHOT_DEV_DATA", REPO.parent / "shared" / "data" / "dev"))

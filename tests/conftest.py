@@ -38,3 +38,14 @@ def astronaut() -> np.ndarray:
 def talking_clip(dev_data: Path) -> Path:
     """A short frontal talking clip with audio (512x512, 8 s)."""
     return dev_data / "videos" / "aoc__SadTalker__WDA_AlexandriaOcasioCortez_000.mp4"
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """One intra-op torch thread: on the shared 2-core machine, 2 OpenMP threads stall behind other processes."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -12,13 +12,7 @@ from headshot.neural.losses import (_VGG19, VGG19_LAYERS, ContentLoss, VGGFeatur
                                     feature_matching_loss, hinge_d_loss, hinge_g_loss)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on the shared 2-core machine, 2 OpenMP threads stall behind other processes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,6 @@ def register(app: typer.Typer) -> None:
             manifest=manifest, portraits=portraits, lpips_weights=lpips_weights,
             inception_weights=inception_weights, engine_options=engine_options, resume=resume,
             contact_sheets=contact_sheets)
-        summary = run_evaluation(options)
+        run_evaluation(options)
         typer.echo((out / "results.md").read_text())
         typer.echo(f"results in {out}/ (results.json, results.md, per_video.csv, plots/, contact_sheets/)")

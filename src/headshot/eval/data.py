@@ -17,7 +17,7 @@ Paths are relative to the data folder. Videos may be flat (``<identity>__<rest>.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import HeadshotError
 from . import metrics
 from .baselines import BASELINE_LABELS, make_baseline
-from .data import CropBox, eval_crop_box, read_frames, read_image
+from .data import eval_crop_box, read_frames, read_image
 
 NAN = float("nan")
 

@@ -14,8 +14,6 @@ itself. The metadata (strings only, as safetensors requires) holds:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, OutputError
+from ..io.atomic import atomic_output
 from .config import ModelConfig
 
 FORMAT = "headshot-neural/1"
@@ -91,15 +90,8 @@ def save_model(path: str | Path, modules: dict[str, nn.Module | torch.Tensor], c
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"output folder does not exist: {folder}")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(handle)
-    try:
-        save_file(tensors, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_output(path) as temporary:
+        save_file(tensors, str(temporary), metadata=metadata)
     return path
 
 

@@ -17,14 +17,14 @@ checkpoint from an untrusted source cannot run code.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..io.atomic import atomic_output
 
 FORMAT = "headshot-train-checkpoint/1"
 _NAME = re.compile(r"step_(\d+)\.safetensors$")
@@ -60,16 +60,8 @@ def save_checkpoint(path: str | Path, step: int, modules: dict[str, torch.nn.Mod
     kind, keys, position, has_gauss, cached = np.random.get_state()
     metadata["rng.numpy"] = json.dumps([kind, keys.tolist(), int(position), int(has_gauss), float(cached)])
     metadata["rng.python"] = json.dumps(random.getstate())
-    handle, temp_name = tempfile.mkstemp(suffix=".safetensors.tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(tensors, temp_name, metadata=metadata)
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
-        raise
+    with atomic_output(path) as temp_path:
+        save_file(tensors, str(temp_path), metadata=metadata)
     return path
 
 

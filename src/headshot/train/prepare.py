@@ -26,8 +26,6 @@ Video layouts: VoxCeleb2 (``id/video/clip.mp4``: identity ``id``, video ``id/vid
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.atomic import atomic_output
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 INDEX_NAME = "index.json"
@@ -198,19 +197,11 @@ def prepare_clip(source: ClipSource, dataset_dir: Path, analyzer, size: int = 25
     }
     shard_path = Path(dataset_dir) / source.shard_name
     shard_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(suffix=".npz.tmp", dir=shard_path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, jpeg=np.concatenate(encoded), offsets=offsets,
-                     landmarks=to_crop_pixels(landmarks_array, box, size),
-                     frame_index=np.asarray(indices, np.int32), crop_box=box,
-                     meta=np.array(json.dumps(record)))
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, shard_path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
-        raise
+    with atomic_output(shard_path) as temp_path, open(temp_path, "wb") as file:
+        np.savez(file, jpeg=np.concatenate(encoded), offsets=offsets,
+                 landmarks=to_crop_pixels(landmarks_array, box, size),
+                 frame_index=np.asarray(indices, np.int32), crop_box=box,
+                 meta=np.array(json.dumps(record)))
     return record
 
 
@@ -246,11 +237,8 @@ def write_index(dataset_dir: Path, size: int, records: list[dict], failures: lis
         "failures": sorted(failures, key=lambda failure: failure["clip"]),
     }
     path = dataset_dir / INDEX_NAME
-    handle, temp_name = tempfile.mkstemp(suffix=".json.tmp", dir=dataset_dir)
-    with os.fdopen(handle, "w") as file:
+    with atomic_output(path) as temp_path, open(temp_path, "w") as file:
         json.dump(payload, file, indent=1)
-    os.chmod(temp_name, 0o644)
-    os.replace(temp_name, path)
     return path
 
 
