@@ -130,3 +130,24 @@ def test_slim_model_keeps_inference_and_finetuning_working(base, tmp_path):
     assert engine.render(landmarks[3]).shape == (64, 64, 3)
     result = finetune_networks(stored, crops[:4], landmarks[:4], steps=1, lr=1e-4)
     assert np.isfinite(result["losses"][0])
+
+
+def test_warp_guided_models_fine_tune_with_warp_guides(base, tmp_path):
+    """The shipped default is warp-guided: FT must feed G the warp of shot 0 to each shot, as training does."""
+    from dataclasses import replace
+
+    from headshot.neural.checkpoint import load_model, save_model
+    from headshot.neural.config import load_config
+    from headshot.neural.discriminator import Discriminator
+    from headshot.neural.embedder import Embedder
+    from headshot.neural.generator import Generator
+    from headshot.train.finetune import finetune_networks
+
+    torch.manual_seed(0)
+    cfg = replace(load_config(TINY)[0], generator_input="warp-guided", skip_connections=True)
+    path = save_model(tmp_path / "wg.safetensors", {"embedder": Embedder(cfg), "generator": Generator(cfg),
+                                                     "discriminator": Discriminator(cfg, 2)}, cfg)
+    crops, landmarks = _frames(base)
+    result = finetune_networks(load_model(path), crops[:4], landmarks[:4], steps=3, lr=1e-3)
+    assert len(result["losses"]) == 3 and np.isfinite(result["losses"]).all()
+    assert result["psi"].shape == result["generator"].adain_params(result["embedding"][None])[0].shape

@@ -133,6 +133,13 @@ def finetune_networks(model_file, crops: np.ndarray, landmarks: np.ndarray, step
         raise ValueError(f"crops must be {size}x{size} for this model, got {crops.shape[1:3]}")
     frames, sketches = _tensors(crops, landmarks, model_file.config.sketch)
     frames, sketches = frames.to(device), sketches.to(device)
+    guides = None
+    if model_file.config.generator_input == "warp-guided":
+        # As in training: the guide is the warp engine's rendering of shot 0 at each shot's landmarks.
+        from .dataset import _to_tensor, warp_guide
+
+        guides = torch.stack([_to_tensor(warp_guide(crops[0], landmarks[0], landmarks[i]))
+                              for i in range(len(crops))]).to(device)
     embedding = embed_shots(embedder, frames, sketches)
     psi = torch.nn.Parameter(generator.adain_params(embedding[None]).detach()[0].clone())
     losses: list[float] = []
@@ -154,9 +161,10 @@ def finetune_networks(model_file, crops: np.ndarray, landmarks: np.ndarray, step
         for _ in range(steps):
             pick = torch.randperm(count, generator=generator_rng)[:min(batch_size, count)].to(device)
             target, sketch = frames[pick], sketches[pick]
+            guide = None if guides is None else guides[pick]
             if discriminator is not None:
                 with torch.no_grad():
-                    fake = generator.forward_with_psi(sketch, psi[None])
+                    fake = generator.forward_with_psi(sketch, psi[None], guide)
                 scores, _ = discriminator.forward_with_w(torch.cat([target, fake]), torch.cat([sketch, sketch]),
                                                          w[None])
                 real_scores, fake_scores = scores.chunk(2)
@@ -164,7 +172,7 @@ def finetune_networks(model_file, crops: np.ndarray, landmarks: np.ndarray, step
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 opt_d.step()
-            fake = generator.forward_with_psi(sketch, psi[None])
+            fake = generator.forward_with_psi(sketch, psi[None], guide)
             if discriminator is not None:
                 discriminator.requires_grad_(False)
                 scores, activations = discriminator.forward_with_w(
