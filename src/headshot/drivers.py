@@ -125,20 +125,9 @@ class VideoDriver(Driver):
 
 
 def _reader_frames(reader) -> Iterator[tuple[np.ndarray, float]]:
-    """``(rgb, seconds)`` from a :class:`headshot.io.video.VideoReader`, whatever item shape it yields."""
-    fps = reader.fps or 25.0
-    for count, item in enumerate(reader):
-        if isinstance(item, np.ndarray):
-            yield item, count / fps
-        elif isinstance(item, tuple):
-            rgb = next(x for x in item if isinstance(x, np.ndarray))
-            times = [x for x in item if isinstance(x, float)]
-            yield rgb, (times[0] if times else count / fps)
-        else:  # a frame object
-            rgb = getattr(item, "rgb", None)
-            if rgb is None:
-                rgb = getattr(item, "image")
-            yield rgb, float(getattr(item, "time", count / fps))
+    """``(rgb, seconds)`` from a :class:`headshot.io.video.VideoReader`."""
+    for frame in reader:
+        yield frame.rgb, frame.time_s
 
 
 class ImageDriver(Driver):
