@@ -104,7 +104,8 @@ def extract_motion(driver, output, max_frames: int | None = None,
 
     Frames where the face is lost are marked absent (the template's ``present`` mask).
     """
-    from .drivers import VideoDriver, file_sha256
+    from .drivers import VideoDriver
+    from .io.files import sha256_file
     from .face.landmarker import FaceAnalyzer
     from .io.atomic import check_output_path
     from .io.video import VideoReader
@@ -136,6 +137,6 @@ def extract_motion(driver, output, max_frames: int | None = None,
     template = MotionTemplate(
         fps=video.fps, frame_size=tuple(video.frame_size), landmarks=np.stack(landmarks),
         blendshapes=np.stack(blendshapes), present=np.array(present, bool),
-        metadata={"driver_sha256": file_sha256(video.path), "creator": f"headshot {__version__}"})
+        metadata={"driver_sha256": sha256_file(video.path), "creator": f"headshot {__version__}"})
     template.save(output)
     return output

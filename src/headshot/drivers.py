@@ -7,7 +7,6 @@ only, no pixels) or a built-in preset. Each yields, per output frame, the driver
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +15,7 @@ import numpy as np
 
 from .errors import InputError, NoFaceError
 from .face.landmarker import FaceAnalyzer, FaceObservation
+from .io.files import sha256_file
 
 
 @dataclass
@@ -33,14 +33,6 @@ class DriverFrame:
     time: float
     image: np.ndarray | None
     landmarks: np.ndarray | None
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _closest(faces: list[FaceObservation], previous: np.ndarray | None) -> FaceObservation | None:
@@ -85,7 +77,7 @@ class Driver:
         return out
 
     def sha256(self) -> str | None:
-        return file_sha256(self.path) if self.path is not None else None
+        return sha256_file(self.path) if self.path is not None else None
 
     def close(self) -> None:
         pass

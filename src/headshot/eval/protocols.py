@@ -341,6 +341,13 @@ def _check_output(output, shape, row: EngineRow) -> np.ndarray:
     return output
 
 
+def _add_sheet_column(sheet: dict, label: str, images: list[np.ndarray], steps: list[int]) -> None:
+    """Append one labelled column (the images at ``steps``) to a contact sheet under construction."""
+    sheet["columns"].append(label)
+    for line, step in zip(sheet["steps"], steps):
+        line.append(images[step])
+
+
 def _sheet_steps(count: int, steps: int = 4) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, count - 1, min(steps, count))}) if count else []
 
@@ -395,12 +402,8 @@ def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: 
                                   "rendered": len(outputs)}
         for network, values in features.items():
             result.features[f"{row.label}|{network}"] = values
-        result.sheet["columns"].append(row.label)
-        for line, step in zip(result.sheet["steps"], steps):
-            line.append(outputs[step])
-    result.sheet["columns"].append("real")
-    for line, step in zip(result.sheet["steps"], steps):
-        line.append(real_crops[step])
+        _add_sheet_column(result.sheet, row.label, outputs, steps)
+    _add_sheet_column(result.sheet, "real", real_crops, steps)
     return result
 
 
@@ -491,9 +494,7 @@ def run_cross_item(entry: dict, data_root: Path, portraits_parent: Path, rows: l
                                               relative_to=(source_observation, reference))
         result.rows[row.label] = {"per_frame": per_frame, "per_item": per_item, "render_seconds": seconds,
                                   "rendered": len(outputs)}
-        result.sheet["columns"].append(row.label)
-        for line, step in zip(result.sheet["steps"], steps):
-            line.append(outputs[step])
+        _add_sheet_column(result.sheet, row.label, outputs, steps)
     return result
 
 
@@ -582,12 +583,8 @@ def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_c
                     for other in shot_counts:
                         result.features[f"{row.label}|T={other}|{network}"] = values
             if count == shot_counts[0]:
-                result.sheet["columns"].append(row.label)
-                for line, step in zip(result.sheet["steps"], steps):
-                    line.append(outputs[step])
-    result.sheet["columns"].append("real")
-    for line, step in zip(result.sheet["steps"], steps):
-        line.append(real_crops[step])
+                _add_sheet_column(result.sheet, row.label, outputs, steps)
+    _add_sheet_column(result.sheet, "real", real_crops, steps)
     return result
 
 

@@ -14,7 +14,6 @@ certificate chain can be placed there as ``signer.key`` / ``signer-chain.pem``.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import stat
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import HeadshotError, InputError, OutputError
+from ..io.files import sha256_file
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 GENERATION_LABEL = "org.headshot.generation"
@@ -111,15 +111,6 @@ def ensure_signing_identity(key_dir: Path | None = None) -> tuple[bytes, bytes]:
     _write_private(key_path, key_pem)
     _write_private(chain_path, chain)
     return chain, key_pem
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _mime_type(path: Path) -> str:
