@@ -193,14 +193,11 @@ def open_driver(driver, *, motion: str | None = None, source_landmarks: np.ndarr
         return TemplateDriver(template, None, max_frames, kind="preset")
     if isinstance(driver, MotionTemplate):
         return TemplateDriver(driver, None, max_frames)
-    path = Path(driver)
-    if not path.exists():
-        raise InputError(f"driver not found: {path}")
-    if path.is_dir():
-        raise InputError(f"driver is a folder, not a file: {path}")
-    if path.stat().st_size == 0:
-        raise InputError(f"driver file is empty: {path}")
     from .io.images import is_image_path
+    from .io.video import check_input_file
+
+    path = Path(driver)
+    check_input_file(path, "driver")
 
     if path.suffix.lower() == ".motion":
         return TemplateDriver.load(path, max_frames)

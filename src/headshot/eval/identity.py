@@ -42,21 +42,12 @@ def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Least-squares similarity (rotation, uniform scale, translation; Umeyama 1991) mapping ``source``
     points ``(N, 2)`` onto ``target`` points: a 2x3 matrix. All points count equally (no outlier
     rejection, so a wide smile shifts the fit a little rather than being ignored)."""
+    from ..motion.pose import umeyama
+
     source = np.asarray(source, np.float64)
-    target = np.asarray(target, np.float64)
-    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
-    a, b = source - source_mean, target - target_mean
-    covariance = b.T @ a / len(source)
-    u, singular, vt = np.linalg.svd(covariance)
-    sign = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[1, 1] = -1
-    rotation = u @ sign @ vt
-    variance = (a ** 2).sum() / len(source)
-    if variance <= 1e-12:
+    if ((source - source.mean(axis=0)) ** 2).sum() / len(source) <= 1e-12:
         raise ValueError("cannot align the face: degenerate landmarks")
-    scale = float(np.trace(np.diag(singular) @ sign) / variance)
-    translation = target_mean - scale * rotation @ source_mean
+    rotation, scale, translation = umeyama(source, target)
     return np.hstack([scale * rotation, translation[:, None]])
 
 

@@ -92,7 +92,8 @@ def _one_line(error: BaseException) -> str:
     return text or type(error).__name__
 
 
-def _check_input_file(path: Path, what: str) -> None:
+def check_input_file(path: Path, what: str) -> None:
+    """``InputError`` (one line) if ``path`` is missing, a folder, or empty; ``what`` names it."""
     if not path.exists():
         raise InputError(f"{what} not found: {path}")
     if path.is_dir():
@@ -102,7 +103,7 @@ def _check_input_file(path: Path, what: str) -> None:
 
 
 def _open_input(path: Path, what: str) -> av.container.InputContainer:
-    _check_input_file(path, what)
+    check_input_file(path, what)
     try:
         return av.open(str(path), mode="r", metadata_errors="replace")
     except av.FFmpegError as error:

@@ -99,8 +99,8 @@ def frontal_reference() -> np.ndarray:
 def umeyama(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """Least-squares similarity ``target ~ scale * source @ rotation.T + translation`` (Umeyama 1991).
 
-    ``source``, ``target``: ``(N, 3)`` corresponding points. Returns ``(rotation (3, 3), scale,
-    translation (3,))`` with ``det(rotation) = +1``.
+    ``source``, ``target``: ``(N, D)`` corresponding points (D = 3 for landmarks, 2 for image points).
+    Returns ``(rotation (D, D), scale, translation (D,))`` with ``det(rotation) = +1``.
     """
     source = np.asarray(source, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
@@ -108,9 +108,9 @@ def umeyama(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, 
     source_centred, target_centred = source - source_mean, target - target_mean
     covariance = target_centred.T @ source_centred / len(source)
     u, singular, vt = np.linalg.svd(covariance)
-    sign = np.ones(3)
+    sign = np.ones(source.shape[1])
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[2] = -1.0
+        sign[-1] = -1.0
     rotation = u @ np.diag(sign) @ vt
     source_variance = (source_centred ** 2).sum() / len(source)
     scale = float((singular * sign).sum() / source_variance)
