@@ -104,32 +104,23 @@ def extract_motion(driver, output, max_frames: int | None = None,
 
     Frames where the face is lost are marked absent (the template's ``present`` mask).
     """
-    from .drivers import VideoDriver
-    from .io.files import sha256_file
-    from .face.landmarker import FaceAnalyzer
-    from .io.atomic import check_output_path
-    from .io.video import VideoReader
-    from .motion.template import MotionTemplate
     from . import __version__
+    from .drivers import VideoDriver
+    from .io.atomic import check_output_path
+    from .io.files import sha256_file
+    from .motion.template import MotionTemplate
 
     output = Path(output)
     check_output_path(output, kinds=("motion",))
     video = VideoDriver(Path(driver), max_frames)
     landmarks, blendshapes, present = [], [], []
     empty_lm, empty_bs = np.zeros((478, 3), np.float32), np.zeros(52, np.float32)
-    previous = None
-    from .drivers import _closest, _reader_frames
-
-    with VideoReader(video.path, max_frames=max_frames) as reader, FaceAnalyzer(video=True) as analyzer:
-        for index, (image, seconds) in enumerate(_reader_frames(reader)):
-            face = _closest(analyzer.detect(image, timestamp_ms=int(round(seconds * 1000))), previous)
-            present.append(face is not None)
-            landmarks.append(empty_lm if face is None else face.landmarks)
-            blendshapes.append(empty_bs if face is None else face.blendshapes)
-            if face is not None:
-                previous = face.landmarks
-            if progress:
-                progress(index + 1, video.frame_count)
+    for frame in video:
+        present.append(frame.landmarks is not None)
+        landmarks.append(empty_lm if frame.landmarks is None else frame.landmarks)
+        blendshapes.append(empty_bs if frame.blendshapes is None else frame.blendshapes)
+        if progress:
+            progress(frame.index + 1, video.frame_count)
     if not any(present):
         from .errors import NoFaceError
 

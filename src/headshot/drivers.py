@@ -27,12 +27,14 @@ class DriverFrame:
         time: seconds from the driver's start.
         image: the driver frame, RGB uint8 HWC, or ``None`` for pixel-free drivers.
         landmarks: ``(478, 3)`` float32 in the driver frame's pixels, or ``None`` where no face was found.
+        blendshapes: ``(52,)`` MediaPipe coefficients where a video driver's face was found, else ``None``.
     """
 
     index: int
     time: float
     image: np.ndarray | None
     landmarks: np.ndarray | None
+    blendshapes: np.ndarray | None = None
 
 
 def _closest(faces: list[FaceObservation], previous: np.ndarray | None) -> FaceObservation | None:
@@ -107,19 +109,14 @@ class VideoDriver(Driver):
 
         previous = None
         with VideoReader(self.path, max_frames=self.max_frames) as reader, FaceAnalyzer(video=True) as analyzer:
-            for index, (image, time) in enumerate(_reader_frames(reader)):
-                faces = analyzer.detect(image, timestamp_ms=int(round(time * 1000)))
+            for frame in reader:
+                faces = analyzer.detect(frame.rgb, timestamp_ms=int(round(frame.time_s * 1000)))
                 face = _closest(faces, previous)
-                landmarks = None if face is None else face.landmarks
-                if landmarks is not None:
-                    previous = landmarks
-                yield DriverFrame(index, time, image, landmarks)
-
-
-def _reader_frames(reader) -> Iterator[tuple[np.ndarray, float]]:
-    """``(rgb, seconds)`` from a :class:`headshot.io.video.VideoReader`."""
-    for frame in reader:
-        yield frame.rgb, frame.time_s
+                if face is None:
+                    yield DriverFrame(frame.index, frame.time_s, frame.rgb, None)
+                    continue
+                previous = face.landmarks
+                yield DriverFrame(frame.index, frame.time_s, frame.rgb, face.landmarks, face.blendshapes)
 
 
 class ImageDriver(Driver):
