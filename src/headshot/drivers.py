@@ -15,7 +15,6 @@ import numpy as np
 
 from .errors import InputError, NoFaceError
 from .face.landmarker import FaceAnalyzer, FaceObservation
-from .io.files import sha256_file
 
 
 @dataclass
@@ -77,9 +76,6 @@ class Driver:
             if frame.index % stride == 0 and frame.landmarks is not None:
                 out.append((frame.index, frame.landmarks))
         return out
-
-    def sha256(self) -> str | None:
-        return sha256_file(self.path) if self.path is not None else None
 
     def close(self) -> None:
         pass
