@@ -246,3 +246,60 @@ def test_256_crop_works(portrait):
     out = engine.render(rotate(small_landmarks, -25, 0))
     assert out.shape == (256, 256, 3)
     assert folded_fraction(engine.last_flow, rotate(small_landmarks, -25, 0)) < 0.005
+
+
+def test_head_mask_covers_face_and_hair_not_the_background(portrait):
+    from headshot.render.silhouette import head_mask
+
+    source, landmarks = portrait
+    mask = head_mask(source, landmarks)
+    assert mask.shape == source.shape[:2] and mask.dtype == np.float32
+    oval = np.zeros(source.shape[:2], np.uint8)
+    cv2.fillConvexPoly(oval, np.round(landmarks[topology.FACE_OVAL, :2]).astype(np.int32), 1)
+    assert mask[oval > 0].mean() > 0.95
+    top, chin = landmarks[10, :2], landmarks[152, :2]
+    hair = np.round(top + 0.12 * (top - chin)).astype(int)  # above the forehead: her hair
+    assert mask[hair[1], hair[0]] > 0.5
+    corner = SIZE // 16
+    assert mask[:corner, :corner].mean() < 0.1 and mask[:corner, -corner:].mean() < 0.1
+
+
+@pytest.mark.parametrize("head", [True, False])
+def test_hair_moves_with_the_head(portrait, head):
+    """A head shifted sideways carries its hair along (backward flow = -shift there) when the head mask is
+    on; without it the hair follows the fixed ring fall-off and lags behind."""
+    source, landmarks = portrait
+    engine = WarpEngine(head=head)
+    engine.prepare(source, landmarks)
+    shift = 12.0
+    moved = landmarks.copy()
+    moved[:, 0] += shift
+    flow = engine.flow(moved)
+    top, chin = landmarks[10, :2], landmarks[152, :2]
+    x, y = np.round(top + 0.2 * (top - chin) + [shift, 0]).astype(int)
+    dx = float(flow[y - 3:y + 4, x - 3:x + 4, 0].mean())
+    if head:
+        assert -dx == pytest.approx(shift, abs=0.1 * shift)
+    else:
+        assert -dx < 0.8 * shift
+
+
+def test_rigidity_keeps_the_source_nose_but_not_the_lips(portrait):
+    """Shape changes outside the expressive parts (a nose nudged sideways by landmark noise) are dropped
+    in proportion to ``rigidity``; lips always follow."""
+    source, landmarks = portrait
+    nose = np.array([114, 343, 217, 437, 198, 420, 131, 360])  # sides of the nose (not RIGID points)
+    lips = topology.region_indices("lips")
+    target = landmarks.copy()
+    target[nose, 0] += 6.0
+    target[lips, 1] += 6.0
+    for rigidity, expected in [(0.0, 6.0), (1.0, 0.0)]:
+        engine = WarpEngine(rigidity=rigidity)
+        engine.prepare(source, landmarks)
+        points, _ = engine.mesh.target_points(target)
+        nose_move = float((points[nose, 0] - landmarks[nose, 0]).mean())
+        lips_move = float((points[lips, 1] - landmarks[lips, 1]).mean())
+        assert nose_move == pytest.approx(expected, abs=1.0)
+        assert lips_move == pytest.approx(6.0, abs=1.0)
+    with pytest.raises(ValueError):
+        WarpEngine(rigidity=1.5)

@@ -80,6 +80,21 @@ def tesselation_triangles() -> np.ndarray:
     return np.array(sorted(triangles), dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=None)
+def frontal_tesselation() -> np.ndarray:
+    """:func:`tesselation_triangles` ordered so that every triangle has positive signed area (clockwise on
+    screen, y down) in the frontal view of the canonical face: a triangle whose area turns negative in an
+    image faces away from the camera there."""
+    from ..motion.pose import canonical_face_model
+
+    triangles = tesselation_triangles().copy()
+    xy = canonical_face_model()[:, :2]
+    a, b, c = xy[triangles[:, 0]], xy[triangles[:, 1]], xy[triangles[:, 2]]
+    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    triangles[area < 0] = triangles[area < 0][:, [0, 2, 1]]
+    return triangles
+
+
 def region_indices(name: str) -> np.ndarray:
     """Vertices of a named region: ``lips``, ``eyes``, ``brows``, ``irises``, ``oval``."""
     from mediapipe.tasks.python.vision import FaceLandmarksConnections as C

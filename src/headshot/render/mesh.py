@@ -10,8 +10,10 @@ Vertex layout (rows of every vertex array):
 
 Triangles come in groups drawn in this order (painter's algorithm, far to near): ``background`` (rings and
 border, Delaunay), ``interior`` (eyeballs fanned from the iris centre, mouth cavity as a strip between the
-inner lips) and ``face`` (MediaPipe's 854-triangle tesselation, sorted per frame by depth). All
-coordinates are pixels of the source crop (x right, y down).
+inner lips) and ``face`` (MediaPipe's 854-triangle tesselation, sorted per frame by depth). Face
+triangles keep the orientation of the frontal canonical face, so a negative area in the source marks a
+part hidden there (turned away) and a negative area in a target one to cull. All coordinates are pixels
+of the source crop (x right, y down).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from ..face import topology
+from ..motion.pose import umeyama
 
 # Rings around the face oval: scale about the oval's centre, and how much of the head's motion each
-# follows (rigid part; the non-rigid residual, e.g. the jaw, follows the square of it).
+# follows (of the head turned rigidly in 3-D; of what the jaw does beyond that, the 1.5th power of it).
 RING_SCALES = (1.07, 1.25, 1.55, 1.95)
 RING_FOLLOW = (0.95, 0.75, 0.45, 0.18)
 BORDER_STEPS = 8  # border points per side
@@ -80,29 +83,24 @@ def signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
 
 
-def similarity_fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Least-squares 2-D similarity ``(2, 3)`` taking ``source`` points (N, 2) to ``target`` (N, 2)."""
-    ms, mt = source.mean(0), target.mean(0)
-    s, t = source - ms, target - mt
-    denom = float((s ** 2).sum()) or 1.0
-    a = float((s * t).sum()) / denom
-    b = float((s[:, 0] * t[:, 1] - s[:, 1] * t[:, 0]).sum()) / denom
-    rotation = np.array([[a, -b], [b, a]])
-    return np.hstack([rotation, (mt - rotation @ ms)[:, None]])
-
-
 @dataclass
 class ControlMesh:
     """The extended mesh built from the source landmarks (see module docstring).
 
     Attributes:
         source_points: ``(V, 2)`` float64 vertex positions in the source crop.
-        background, interior, face: ``(T, 3)`` int64 triangle groups, each oriented positively
-            (see :func:`signed_areas`) in the source.
-        ring_oval: ``(R,)`` index into ``FACE_OVAL`` of each kept ring point, ``ring_level``: its ring.
+        background, interior, face: ``(T, 3)`` int64 triangle groups; background and interiors
+            oriented positively (see :func:`signed_areas`) in the source, the face as in the frontal
+            canonical face (:func:`headshot.face.topology.frontal_tesselation`).
+        ring_oval: ``(R,)`` index into ``FACE_OVAL`` of each kept ring point, ``ring_level``: its ring,
+            ``ring_follow``: how much of the head's motion it follows (``RING_FOLLOW`` of its ring, raised
+            to 1 where a head mask says it lies on the head: hair, ears).
         ring_start, border_start: first vertex row of the rings and of the border points.
         size: the crop's side in pixels.
         oval_centre: ``(2,)`` centre of the source face oval, about which the rings are scaled.
+        source_landmarks: ``(478, 3)`` float64, the source's landmarks.
+        freedom, jaw: see :func:`expressive_freedom`.
+        ring_xyz: ``(R, 3)`` ring points with the depth of their face-oval vertex (turned with the head).
     """
 
     source_points: np.ndarray
@@ -111,44 +109,95 @@ class ControlMesh:
     face: np.ndarray
     ring_oval: np.ndarray
     ring_level: np.ndarray
+    ring_follow: np.ndarray
     ring_start: int
     border_start: int
     size: int
     oval_centre: np.ndarray
+    source_landmarks: np.ndarray
+    freedom: np.ndarray
+    jaw: np.ndarray
+    ring_xyz: np.ndarray
 
     @property
     def triangles(self) -> np.ndarray:
         """All triangles, groups concatenated (background, interior, face)."""
         return np.concatenate([self.background, self.interior, self.face])
 
-    def target_points(self, target_landmarks: np.ndarray) -> np.ndarray:
-        """Vertex positions ``(V, 2)`` for a target: landmarks as given, rings following the head's
-        motion with decaying weight, border fixed."""
-        target_xy = target_landmarks[:, :2].astype(np.float64)
-        # The head's 2-D motion (similarity on points that move little with expression) ...
-        rigid = similarity_fit(self.source_points[topology.RIGID], target_xy[topology.RIGID])
+    def target_points(self, target_landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vertex positions ``(V, 2)`` for a target, and the depths ``(478,)`` of its landmarks (for the
+        draw order).
+
+        The source face is first turned rigidly in 3-D onto the target (Umeyama fit on the RIGID
+        points); landmarks then move the rest of the way to the target by their ``freedom``. Rings follow
+        the turned head by their ``ring_follow``, plus, near the jaw, what the jaw does beyond it; the
+        border stays.
+        """
+        target = np.asarray(target_landmarks, np.float64)
+        rotation, scale, shift = umeyama(self.source_landmarks[topology.RIGID], target[topology.RIGID])
+        turned = scale * self.source_landmarks @ rotation.T + shift
+        landmarks = turned + self.freedom[:, None] * (target - turned)
         oval = topology.FACE_OVAL
-        oval_source = self.source_points[oval]
-        # ... and what the face outline does beyond it (jaw opening, turned cheeks).
-        residual = target_xy[oval] - (oval_source @ rigid[:, :2].T + rigid[:, 2])
-        # Smooth the residual around the loop so that rings do not copy landmark jitter.
+        # What the face outline does beyond the rigid turn (jaw opening), smoothed around the loop so
+        # that rings do not copy landmark jitter.
+        residual = (landmarks[oval, :2] - turned[oval, :2]) * self.jaw[:, None]
         for _ in range(2):
             residual = 0.5 * residual + 0.25 * (np.roll(residual, 1, 0) + np.roll(residual, -1, 0))
 
         points = self.source_points.copy()
-        points[:len(target_xy)] = target_xy
+        points[:len(landmarks)] = landmarks[:, :2]
         ring = slice(self.ring_start, self.border_start)
         ring_source = self.source_points[ring]
-        follow = np.asarray(RING_FOLLOW)[self.ring_level][:, None]
-        rigid_motion = ring_source @ rigid[:, :2].T + rigid[:, 2] - ring_source
-        moved = ring_source + follow * rigid_motion + follow ** 1.5 * residual[self.ring_oval]
+        ring_turned = (scale * self.ring_xyz @ rotation.T + shift)[:, :2]
+        follow = self.ring_follow[:, None]
+        moved = ring_source + follow * (ring_turned - ring_source) + follow ** 1.5 * residual[self.ring_oval]
         margin = 0.02 * self.size
         points[ring] = np.clip(moved, margin, self.size - 1 - margin)
-        return points
+        return points, landmarks[:, 2]
 
 
-def build_control_mesh(source_landmarks: np.ndarray, size: int) -> ControlMesh:
-    """The control mesh for a square source crop of side ``size`` px and its landmarks ``(478, 3)``."""
+def expressive_freedom(landmarks: np.ndarray, rigidity: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per landmark, how freely it may leave the rigidly turned source face, ``(478,)`` in [0, 1]: 1 for
+    the lips, eyes, brows, irises and everything from the mouth down (the jaw), ``1 - rigidity`` above the
+    nose tip, blended in between and smoothed over the mesh. Also the jaw weight of each ``FACE_OVAL``
+    vertex (0 above the mouth, 1 at the chin): how much of the outline's own motion the rings copy (ears
+    and earrings hang from the skull; the jaw line below them moves with the mouth)."""
+    xy = np.asarray(landmarks, np.float64)[:, :2]
+    up = xy[topology.FACE_OVAL[0]] - xy[152]  # forehead top minus chin bottom
+    up = up / (np.linalg.norm(up) or 1.0)
+    height = xy @ up
+    nose, mouth = height[1], height[13]
+    low = np.clip((nose - height) / ((nose - mouth) or 1.0), 0.0, 1.0)
+    freedom = np.maximum(np.full(len(xy), 1.0 - rigidity), low)
+    for region in ("lips", "eyes", "brows", "irises"):
+        freedom[topology.region_indices(region)] = 1.0
+    edges = _mesh_edges()
+    degree = np.bincount(edges.ravel(), minlength=len(xy)).astype(np.float64)
+    for _ in range(3):
+        total = np.bincount(edges[:, 0], freedom[edges[:, 1]], len(xy)) + np.bincount(edges[:, 1], freedom[edges[:, 0]], len(xy))
+        freedom = np.where(degree > 0, 0.5 * freedom + 0.5 * total / np.maximum(degree, 1.0), freedom)
+    freedom[topology.region_indices("lips")] = 1.0
+    freedom[topology.region_indices("irises")] = 1.0
+    chin = height[152]
+    jaw = np.clip((mouth - height) / ((mouth - chin) or 1.0), 0.0, 1.0)
+    return freedom, jaw[topology.FACE_OVAL]
+
+
+def _mesh_edges() -> np.ndarray:
+    triangles = topology.tesselation_triangles()
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    return np.unique(np.sort(edges, axis=1), axis=0)
+
+
+def build_control_mesh(source_landmarks: np.ndarray, size: int, head: np.ndarray | None = None,
+                       rigidity: float = 0.5) -> ControlMesh:
+    """The control mesh for a square source crop of side ``size`` px and its landmarks ``(478, 3)``.
+
+    ``head``: optional ``(size, size)`` float mask in [0, 1] of the head (face, hair, ears; see
+    :func:`headshot.render.silhouette.head_mask`). Ring points on it move rigidly with the head, down to
+    the mouth's height (below, the neck and shoulders keep the ring's default).
+    ``rigidity``: see :func:`expressive_freedom`.
+    """
     landmarks = np.asarray(source_landmarks, np.float64)
     xy = landmarks[:, :2]
     oval = topology.FACE_OVAL
@@ -181,7 +230,7 @@ def build_control_mesh(source_landmarks: np.ndarray, size: int) -> ControlMesh:
                        for x, y in centroids])
     background = background[~inside]
 
-    face = topology.tesselation_triangles().copy()
+    face = topology.frontal_tesselation().copy()
 
     def oriented(triangles: np.ndarray) -> np.ndarray:
         flip = signed_areas(points, triangles) < 0
@@ -199,6 +248,21 @@ def build_control_mesh(source_landmarks: np.ndarray, size: int) -> ControlMesh:
     interior = np.vstack([oriented_as_group(eye_triangles("right", landmarks)),
                           oriented_as_group(eye_triangles("left", landmarks)),
                           oriented_as_group(mouth_triangles())])
-    return ControlMesh(points, oriented(background), interior, oriented(face),
-                       np.array(ring_oval, np.int64), np.array(ring_level, np.int64),
-                       ring_start, border_start, size, centre)
+    ring_oval = np.array(ring_oval, np.int64)
+    ring_level = np.array(ring_level, np.int64)
+    follow = np.asarray(RING_FOLLOW, np.float64)[ring_level]
+    if head is not None and len(ring_points):
+        ring_xy = np.array(ring_points)
+        inside = head[np.clip(np.round(ring_xy[:, 1]).astype(int), 0, size - 1),
+                      np.clip(np.round(ring_xy[:, 0]).astype(int), 0, size - 1)]
+        # Height weight: 1 above the mouth, 0 at the chin, along the face's own vertical axis.
+        up = xy[topology.FACE_OVAL[0]] - xy[152]
+        up = up / (np.linalg.norm(up) or 1.0)
+        mouth = xy[13] @ up
+        chin = xy[152] @ up
+        height = np.clip((ring_xy @ up - chin) / ((mouth - chin) or 1.0), 0.0, 1.0)
+        follow = np.maximum(follow, inside * height)
+    freedom, jaw = expressive_freedom(landmarks, rigidity)
+    ring_xyz = np.hstack([points[ring_start:border_start], landmarks[oval[ring_oval], 2:3]])
+    return ControlMesh(points, oriented(background), interior, face, ring_oval, ring_level, follow,
+                       ring_start, border_start, size, centre, landmarks, freedom, jaw, ring_xyz)

@@ -15,9 +15,10 @@ import numpy as np
 
 from ..errors import InputError
 from .eyes import EyeLids
-from .mesh import ControlMesh, build_control_mesh
+from .mesh import ControlMesh, build_control_mesh, signed_areas
 from .mouth import MouthInterior
 from .raster import FlowRasteriser, backward_affines
+from .silhouette import head_mask
 
 N_LANDMARKS = 478
 
@@ -38,20 +39,31 @@ class WarpEngine:
         mouth: fill the opening mouth with an interior (default True).
         eyes: cover closing eyes with lid skin (default True).
         min_twice_area: triangles whose doubled target area (pixels²) is below this are not drawn.
+        head: find the head's silhouette in the source (:mod:`.silhouette`) and move hair and ears
+            rigidly with the head (default True); else they follow a fixed fall-off around the face.
+        rigidity: how much of the target's shape change *outside* the expressive parts (lips, jaw,
+            eyes, brows) to drop in favour of the source's own face turned rigidly in 3-D (0: follow
+            every landmark as given; 1: only expressions deform the face). Default 0.5: landmark noise
+            and another face's proportions bend noses and cheeks, which costs likeness.
     """
 
     name = "warp"
 
     def __init__(self, map_scale: float = 0.5, mouth: bool = True, eyes: bool = True,
-                 min_twice_area: float = 0.05, **options):
+                 min_twice_area: float = 0.05, head: bool = True, rigidity: float = 0.5,
+                 **options):
         if options:
             raise TypeError(f"unknown warp engine option(s): {', '.join(sorted(options))}")
         if not 0.05 <= map_scale <= 1.0:
             raise ValueError("map_scale must be in [0.05, 1]")
+        if not 0.0 <= rigidity <= 1.0:
+            raise ValueError("rigidity must be in [0, 1]")
+        self.rigidity = float(rigidity)
         self.map_scale = float(map_scale)
         self.use_mouth = bool(mouth)
         self.use_eyes = bool(eyes)
         self.min_twice_area = float(min_twice_area)
+        self.use_head = bool(head)
         self.source: np.ndarray | None = None
         self.source_landmarks: np.ndarray | None = None
         self.mesh: ControlMesh | None = None
@@ -73,21 +85,27 @@ class WarpEngine:
         size = source_crop.shape[0]
         self.source = np.ascontiguousarray(source_crop)
         self.source_landmarks = landmarks
-        self.mesh = build_control_mesh(landmarks, size)
+        head = head_mask(self.source, landmarks) if self.use_head else None
+        self.mesh = build_control_mesh(landmarks, size, head, self.rigidity)
         self._triangles = self.mesh.triangles
         n_background, n_interior = len(self.mesh.background), len(self.mesh.interior)
         self._interior_start = n_background
         self._face_start = n_background + n_interior
         self._face_triangles = self._triangles[self._face_start:]
+        # Face triangles turned away in the source have no pixels of their own: never drawn, whatever
+        # the target shows there takes the flow of its surroundings.
+        self._hidden = np.zeros(len(self._triangles), bool)
+        self._hidden[self._face_start:] = signed_areas(self.mesh.source_points, self._face_triangles) <= 0.0
         self.rasteriser = FlowRasteriser(size, self.map_scale)
         self.mouth = MouthInterior(self.source, landmarks) if self.use_mouth else None
         self.eyes = EyeLids(self.source, landmarks) if self.use_eyes else None
 
     def draw_order(self, target_z: np.ndarray, twice_area: np.ndarray) -> np.ndarray:
         """Triangle indices far to near: background, mouth/eye interiors, then the face sorted by
-        decreasing mean depth. Flipped (turned-away) and degenerate triangles are culled: what they
-        leave uncovered takes the flow of its surroundings (see :class:`FlowRasteriser`)."""
-        front = twice_area >= self.min_twice_area
+        decreasing mean depth. Flipped (turned-away) and degenerate triangles, and face triangles hidden
+        in the source, are culled: what they leave uncovered takes the flow of its surroundings (see
+        :class:`FlowRasteriser`)."""
+        front = (twice_area >= self.min_twice_area) & ~self._hidden
         head = np.flatnonzero(front[:self._face_start])
         face_front = np.flatnonzero(front[self._face_start:])
         depth = target_z[self._face_triangles[face_front]].sum(1)
@@ -98,10 +116,10 @@ class WarpEngine:
         """The backward flow ``(H, W, 2)`` float32 for a target (see :mod:`.raster`)."""
         if self.mesh is None:
             raise RuntimeError("call prepare() before render()")
-        target_points = self.mesh.target_points(target_landmarks)
+        target_points, depth = self.mesh.target_points(target_landmarks)
         coefficients, twice_area = backward_affines(self.mesh.source_points, target_points,
                                                     self._triangles)
-        order = self.draw_order(target_landmarks[:, 2], twice_area)
+        order = self.draw_order(depth, twice_area)
         index = self.rasteriser.index_map(target_points, self._triangles, order)
         return self.rasteriser.flow(index, coefficients)
 
