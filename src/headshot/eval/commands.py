@@ -43,6 +43,12 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(True, "--resume/--no-resume", help="Reuse per-video results cached in "
                                                                        "the run folder."),
         contact_sheets: bool = typer.Option(True, "--contact-sheets/--no-contact-sheets"),
+        identity: str = typer.Option("sface", "--identity", help="Identity embedders for CSIM: sface, or both "
+                                     "(adds dlib's ResNet as a cross-check column, CSIM dlib; needs "
+                                     "pip install 'headshot[dlib]'; about +60 ms per scored face)."),
+        finetune_steps: Optional[int] = typer.Option(None, "--finetune-steps", min=1, help="Steps of the "
+                                                     "few-shot fine-tuned rows (default: the engine's own, "
+                                                     "e.g. the neural model's train.finetune_steps epochs)."),
     ) -> None:
         """Evaluate engines: self-reenactment, few-shot and cross-identity metrics, tables, plots, sheets."""
         from .data import SelectionSettings
@@ -66,7 +72,7 @@ def register(app: typer.Typer) -> None:
                                         cross_portraits=cross_portraits, max_videos=max_videos),
             manifest=manifest, portraits=portraits, lpips_weights=lpips_weights,
             inception_weights=inception_weights, engine_options=engine_options, resume=resume,
-            contact_sheets=contact_sheets)
+            contact_sheets=contact_sheets, identity=identity, finetune_steps=finetune_steps)
         run_evaluation(options)
         typer.echo((out / "results.md").read_text())
         typer.echo(f"results in {out}/ (results.json, results.md, per_video.csv, plots/, contact_sheets/)")

@@ -19,7 +19,8 @@ pipeline does, with evaluation-specific choices that keep the comparison fair:
   :func:`cross_targets`); pose and expression errors compare changes since that reference.
 - Few-shot: T shots from the first half of a clip, targets from the second half, driven by landmarks only.
   Engines that take several shots expose ``prepare_shots(shots)``; engines that can fine-tune in memory
-  expose ``finetune(shots)`` (see :func:`engine_supports_finetune`), which adds a fine-tuned row.
+  expose ``finetune(shots)`` (see :func:`engine_supports_finetune`), which adds a fine-tuned row
+  (``finetune(shots, steps=N)`` when ``headshot eval --finetune-steps N`` is given).
   Single-image engines get the first shot, and their T>1 results are reported as equal to T=1.
 """
 
@@ -52,6 +53,7 @@ class EngineRow:
         engine: engine name (``source``/``similarity`` baselines, or a name for ``render.registry``).
         driver_pixels: pass the driver frame to ``render`` (else ``driver_frame=None``).
         finetune: fine-tune on the shots before rendering (few-shot protocol only).
+        finetune_steps: steps of that fine-tuning (``None``: the engine's default).
         baseline: the row is a baseline.
         engine_options: keyword arguments for the engine's constructor, as ``((name, value), ...)``.
     """
@@ -60,6 +62,7 @@ class EngineRow:
     engine: str
     driver_pixels: bool = False
     finetune: bool = False
+    finetune_steps: int | None = None
     baseline: bool = False
     engine_options: tuple = ()
 
@@ -107,10 +110,13 @@ def engine_supports_shots(engine) -> bool:
     return callable(getattr(engine, "prepare_shots", None))
 
 
-def engine_rows(names: list[str], protocol: str, engine_options: dict[str, dict] | None = None) -> list[EngineRow]:
+def engine_rows(names: list[str], protocol: str, engine_options: dict[str, dict] | None = None,
+                finetune_steps: int | None = None) -> list[EngineRow]:
     """The table rows for ``names`` in ``protocol``: baselines first, then each engine; an engine that can
     use driver pixels gets a pixel row and a template row in self-reenactment and cross-identity.
-    ``engine_options`` maps an engine name to its constructor's keyword arguments (e.g. a model file)."""
+    ``engine_options`` maps an engine name to its constructor's keyword arguments (e.g. a model file);
+    ``finetune_steps`` is passed to ``finetune(shots, steps=...)`` of the few-shot fine-tuned rows
+    (``None``: the engine's default)."""
     rows = [EngineRow(BASELINE_LABELS[b], b, baseline=True) for b in ("source", "similarity")]
     for name in names:
         if name in BASELINE_LABELS:
@@ -122,7 +128,7 @@ def engine_rows(names: list[str], protocol: str, engine_options: dict[str, dict]
             rows.append(EngineRow(f"{name} (template, no pixels)", name, engine_options=options))
             if engine_supports_finetune(engine):
                 rows.append(EngineRow(f"{name} fine-tuned (template, no pixels)", name, finetune=True,
-                                      engine_options=options))
+                                      finetune_steps=finetune_steps, engine_options=options))
         elif uses_pixels:
             rows.append(EngineRow(f"{name} (driver pixels)", name, driver_pixels=True, engine_options=options))
             rows.append(EngineRow(f"{name} (template, no pixels)", name, engine_options=options))
@@ -142,16 +148,45 @@ class Observation:
     blendshapes: np.ndarray
 
 
-class Toolkit:
-    """The detectors and networks a run needs, created once (all CPU, single-threaded where possible)."""
+# ``--identity`` choices: the identity embedders each runs, and the per-frame CSIM key of each embedder.
+IDENTITY_CHOICES = {"sface": ("sface",), "both": ("sface", "dlib")}
+CSIM_KEYS = {"sface": "csim", "dlib": "csim_dlib"}
 
-    def __init__(self, lpips_weights: str | Path | None = None, inception_weights: str | Path | None = None):
+
+def check_identity(identity: str) -> None:
+    """Raise :class:`HeadshotError` for an unknown ``identity`` choice, and :class:`MissingModelError` (with
+    the pip command) when it needs dlib and dlib is not installed; cheap, for checks before a long run."""
+    if identity not in IDENTITY_CHOICES:
+        raise HeadshotError(f"unknown --identity {identity!r}; choose from {', '.join(IDENTITY_CHOICES)}")
+    if "dlib" in IDENTITY_CHOICES[identity]:
+        from ..assets import dlib_model_path
+        from .identity import import_dlib
+
+        import_dlib()
+        dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")
+
+
+def make_embedder(name: str):
+    """An identity embedder by name: ``sface`` (:class:`SFaceEmbedder`) or ``dlib`` (:class:`DlibEmbedder`,
+    which raises :class:`MissingModelError` when ``headshot[dlib]`` is not installed)."""
+    from .identity import DlibEmbedder, SFaceEmbedder
+
+    return {"sface": SFaceEmbedder, "dlib": DlibEmbedder}[name]()
+
+
+class Toolkit:
+    """The detectors and networks a run needs, created once (all CPU, single-threaded where possible).
+
+    ``identity``: a key of :data:`IDENTITY_CHOICES`; ``both`` adds dlib's ResNet as a CSIM cross-check."""
+
+    def __init__(self, lpips_weights: str | Path | None = None, inception_weights: str | Path | None = None,
+                 identity: str = "sface"):
         from ..face.landmarker import FaceAnalyzer
         from .features import MobileNetV2Metrics
-        from .identity import SFaceEmbedder
 
+        check_identity(identity)
+        self.embedders = {name: make_embedder(name) for name in IDENTITY_CHOICES[identity]}
         self.analyzer = FaceAnalyzer(video=False, max_faces=1)
-        self.embedder = SFaceEmbedder()
         self.mobilenet = MobileNetV2Metrics()
         self.lpips = None
         self.inception = None
@@ -198,9 +233,11 @@ class Toolkit:
 
         return self._remember(("observe", self._digest(image)), compute)
 
-    def embed(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """SFace embedding ``(128,)`` of the face in ``image`` at ``landmarks`` (its pixels)."""
-        return self._remember(("embed", self._digest(image, landmarks)), lambda: self.embedder.embed(image, landmarks))
+    def embed(self, image: np.ndarray, landmarks: np.ndarray) -> dict[str, np.ndarray]:
+        """Identity embeddings ``{embedder name: (128,)}`` (``sface``, and ``dlib`` when enabled) of the face
+        in ``image`` at ``landmarks`` (its pixels)."""
+        return self._remember(("embed", self._digest(image, landmarks)),
+                              lambda: {name: e.embed(image, landmarks) for name, e in self.embedders.items()})
 
     def encode(self, images: list[np.ndarray]) -> tuple[list, dict[str, np.ndarray]]:
         """``(perceptual feature maps, {network: FID features (N, D)})`` of RGB uint8 crops; identical
@@ -240,8 +277,8 @@ def score_frames(toolkit: Toolkit, outputs: list[np.ndarray], reference_images: 
         outputs: rendered crops (RGB uint8 256x256).
         reference_images: the real crops (self-reenactment), or ``None`` (cross-identity: no ground truth).
         reference_observations: the driver's/real frame's observation for each output (motion reference).
-        identity_embeddings: per output, the SFace embedding the output should match (real frame's, or the
-            source's).
+        identity_embeddings: per output, the embeddings (:meth:`Toolkit.embed`) the output should match (real
+            frame's, or the source's): SFace gives ``csim`` and ``aed``, dlib ``csim_dlib``.
         relative_to: ``(source observation, driver reference observation)``: compare *changes* of head
             angles and blendshapes (output minus source vs driver minus its reference frame), as the
             relative motion transfer of cross-identity intends; ``None`` compares absolute values.
@@ -251,8 +288,9 @@ def score_frames(toolkit: Toolkit, outputs: list[np.ndarray], reference_images: 
         ``(per_frame, per_item, fid_features)``: per-frame lists (NaN where undefined), per-item numbers
         (jitter), FID features of the outputs.
     """
+    csim_keys = [CSIM_KEYS[name] for name in toolkit.embedders]
     per_frame: dict[str, list[float]] = {key: [] for key in
-                                         ("face_lost", "akd", "csim", "aed", "pose_error", "expression_error")}
+                                         ("face_lost", "akd", *csim_keys, "aed", "pose_error", "expression_error")}
     observations: list[Observation | None] = []
     for index, output in enumerate(outputs):
         observation = toolkit.observe(output)
@@ -279,11 +317,13 @@ def score_frames(toolkit: Toolkit, outputs: list[np.ndarray], reference_images: 
                     observation.blendshapes - source.blendshapes, reference.blendshapes - driver_reference.blendshapes))
             embedding = toolkit.embed(output, observation.landmarks)
         if embedding is None:
-            per_frame["csim"].append(NAN)
-            per_frame["aed"].append(NAN)
+            for key in (*csim_keys, "aed"):
+                per_frame[key].append(NAN)
         else:
-            per_frame["csim"].append(metrics.cosine_similarity(embedding, identity_embeddings[index]))
-            per_frame["aed"].append(metrics.embedding_distance(embedding, identity_embeddings[index]))
+            wanted = identity_embeddings[index]
+            for name in toolkit.embedders:
+                per_frame[CSIM_KEYS[name]].append(metrics.cosine_similarity(embedding[name], wanted[name]))
+            per_frame["aed"].append(metrics.embedding_distance(embedding["sface"], wanted["sface"]))
     # MobileNetV2 features only serve pixel comparisons and FID, which need real frames.
     taps, features = toolkit.encode(outputs) if outputs and reference_images is not None else ([], {})
     if reference_images is not None:
@@ -564,7 +604,10 @@ def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_c
             if takes_shots and len(shots) > 1:
                 engine.prepare_shots(shots[1:])
             if row.finetune:
-                engine.finetune(shots)
+                if row.finetune_steps is None:
+                    engine.finetune(shots)
+                else:
+                    engine.finetune(shots, steps=row.finetune_steps)
             outputs, seconds = [], 0.0
             for target in targets:
                 start = time.perf_counter()

@@ -18,25 +18,33 @@ from pathlib import Path
 
 import numpy as np
 
+from ..assets import DLIB_INSTALL
 from .runner import atomic_write_bytes, atomic_write_text
 
 # (key, header, format): lower is better unless the header says ↑.
 SELF_COLUMNS = [
     ("l1", "L1 ↓", "{:.4f}"), ("psnr", "PSNR dB ↑", "{:.2f}"), ("ssim", "SSIM ↑", "{:.3f}"),
     ("perceptual", "MNv2-PD ↓", "{:.3f}"), ("lpips", "LPIPS ↓", "{:.3f}"), ("akd", "AKD px ↓", "{:.2f}"),
-    ("face_lost", "face lost % ↓", "{:.1%}"), ("csim", "CSIM ↑", "{:.3f}"), ("aed", "AED ↓", "{:.3f}"),
+    ("face_lost", "face lost % ↓", "{:.1%}"), ("csim", "CSIM ↑", "{:.3f}"), ("csim_dlib", "CSIM dlib ↑", "{:.3f}"),
+    ("aed", "AED ↓", "{:.3f}"),
     ("pose_error", "pose err ° ↓", "{:.2f}"), ("expression_error", "expr err ↓", "{:.3f}"),
     ("jitter_ratio", "jitter ratio", "{:.2f}"), ("fid_mobilenet", "FID (MNv2) ↓", "{:.1f}"),
     ("fid_inception", "FID (Inception) ↓", "{:.1f}"), ("ms_per_frame", "ms/frame", "{:.1f}"),
 ]
 FEWSHOT_COLUMNS = [c for c in SELF_COLUMNS if c[0] in
-                   ("l1", "ssim", "perceptual", "lpips", "akd", "face_lost", "csim", "fid_mobilenet", "fid_inception",
-                    "ms_per_frame")]
+                   ("l1", "ssim", "perceptual", "lpips", "akd", "face_lost", "csim", "csim_dlib", "fid_mobilenet",
+                    "fid_inception", "ms_per_frame")]
 CROSS_COLUMNS = [c for c in SELF_COLUMNS if c[0] in
-                 ("csim", "aed", "pose_error", "expression_error", "face_lost", "jitter_ratio", "ms_per_frame")]
+                 ("csim", "csim_dlib", "aed", "pose_error", "expression_error", "face_lost", "jitter_ratio",
+                  "ms_per_frame")]
 COLUMNS = {"self": SELF_COLUMNS, "fewshot": FEWSHOT_COLUMNS, "cross": CROSS_COLUMNS}
-FRAME_METRICS = ("l1", "psnr", "ssim", "perceptual", "lpips", "akd", "face_lost", "csim", "aed", "pose_error",
-                 "expression_error")
+FRAME_METRICS = ("l1", "psnr", "ssim", "perceptual", "lpips", "akd", "face_lost", "csim", "csim_dlib", "aed",
+                 "pose_error", "expression_error")
+
+DLIB_DEFINITION = ("CSIM dlib: cosine of dlib's ResNet 128-d descriptors (150×150 chips aligned by dlib on its 5 "
+                   "points — eye corners, bottom of the nose — read from the same MediaPipe landmarks), paired as "
+                   "CSIM. dlib's cosines sit high (dev portraits: different people ≈ 0.84, same person ≈ 0.96), so "
+                   "compare rows with each other, not with SFace's CSIM")
 
 PAPER_CONTEXT = """**Published numbers, for context only — other datasets, other crops, other detectors; not comparable
 to the rows above:**
@@ -174,7 +182,8 @@ def write_report(out: Path, results, rows: dict, settings: dict, machine: dict) 
                      "not computed: no --lpips-weights file given (LPIPS weights are not shipped with headshot)",
                      "fid_inception": "computed" if settings.get("inception_weights") else
                      "not computed: no --inception-weights file given",
-                     "perceptual_metric": "MobileNetV2 perceptual distance (not LPIPS)"}
+                     "perceptual_metric": "MobileNetV2 perceptual distance (not LPIPS)",
+                     "identity_cross_check": _identity_cross_check(settings.get("identity", "sface"))}
     if "self" in tables:
         engine_keys = [k for k in tables["self"] if k not in baseline_labels["self"]]
         summary["self_wins_over_baselines"] = _wins(tables["self"], engine_keys, baseline_labels["self"])
@@ -187,6 +196,12 @@ def write_report(out: Path, results, rows: dict, settings: dict, machine: dict) 
     except Exception as error:  # plots are a convenience; never lose the numbers over them
         summary["plots_error"] = str(error)
     return summary
+
+
+def _identity_cross_check(identity: str) -> str:
+    if identity == "both":
+        return f"computed (column CSIM dlib). {DLIB_DEFINITION}"
+    return f"not run; pass --identity both, which needs dlib: {DLIB_INSTALL}"
 
 
 def _finite(value):
@@ -233,7 +248,8 @@ def render_markdown(summary: dict) -> str:
             parts.append(f"- `{key}` beats both baselines on: {', '.join(beaten) if beaten else 'nothing'}"
                          + (f"; not on: {', '.join(not_beaten)}." if not_beaten else "."))
         parts.append("")
-    parts += [f"LPIPS: {summary['lpips']}. FID (Inception): {summary['fid_inception']}.", "",
+    parts += [f"LPIPS: {summary['lpips']}. FID (Inception): {summary['fid_inception']}. "
+              f"dlib identity cross-check: {summary['identity_cross_check']}.", "",
               DEFINITIONS, "", PAPER_CONTEXT]
     if summary["skipped"]:
         parts += ["", f"Skipped items: {len(summary['skipped'])} (see results.json)."]

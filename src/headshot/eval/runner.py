@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import OutputError
 from .data import SelectionSettings, build_manifest, load_manifest
-from .protocols import CROSS_TARGETS_METHOD, EngineRow, ItemResult, Toolkit, engine_rows, run_cross_item, run_fewshot_item, run_self_item
+from .protocols import (CROSS_TARGETS_METHOD, EngineRow, ItemResult, Toolkit, check_identity, engine_rows, run_cross_item,
+                        run_fewshot_item, run_self_item)
 
 PROTOCOLS = ("self", "fewshot", "cross")
 
@@ -47,6 +48,9 @@ class EvalOptions:
             ``{"neural": {"model_path": "model.safetensors"}}``).
         resume: reuse cached per-item results whose settings match.
         contact_sheets: write a contact sheet PNG per item.
+        identity: ``sface`` (CSIM/AED from SFace), or ``both``: also ``csim_dlib`` from dlib's ResNet, a
+            cross-check that needs ``headshot[dlib]`` and adds about 60 ms per scored face.
+        finetune_steps: steps of the few-shot fine-tuned rows (``None``: the engine's default).
     """
 
     engines: list[str]
@@ -61,6 +65,8 @@ class EvalOptions:
     engine_options: dict = field(default_factory=dict)
     resume: bool = True
     contact_sheets: bool = True
+    identity: str = "sface"
+    finetune_steps: int | None = None
 
 
 def machine_description() -> dict:
@@ -99,7 +105,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def _signature(entry: dict, rows: list[EngineRow], options: EvalOptions, extra: object = None) -> str:
     key = json.dumps({"entry": entry, "rows": [r.__dict__ for r in rows], "lpips": bool(options.lpips_weights),
-                      "inception": bool(options.inception_weights), "extra": extra}, sort_keys=True, default=str)
+                      "inception": bool(options.inception_weights), "identity": options.identity,
+                      "extra": extra}, sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -143,6 +150,7 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
 
     from .report import write_contact_sheet, write_report
 
+    check_identity(options.identity)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     started, started_cpu = time.perf_counter(), time.process_time()
     computed = cached = 0
@@ -155,10 +163,11 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
         manifest = build_manifest(Path(options.data), options.selection, options.protocols, portraits)
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
 
-    rows = {protocol: engine_rows(options.engines, protocol, options.engine_options) for protocol in options.protocols}
+    rows = {protocol: engine_rows(options.engines, protocol, options.engine_options, options.finetune_steps)
+            for protocol in options.protocols}
     shot_counts = list(manifest.get("settings", {}).get("shots", options.selection.shots))
     work = [(protocol, entry) for protocol in options.protocols for entry in manifest.get(protocol, [])]
-    toolkit = Toolkit(options.lpips_weights, options.inception_weights)
+    toolkit = Toolkit(options.lpips_weights, options.inception_weights, options.identity)
     results: list[ItemResult] = []
     try:
         bar, task = _progress(progress, len(work))
@@ -197,7 +206,8 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
                 "portraits": str(portraits), "manifest": str(options.manifest) if options.manifest else None,
                 "selection": manifest.get("settings"), "shots": shot_counts,
                 "lpips_weights": str(options.lpips_weights) if options.lpips_weights else None,
-                "inception_weights": str(options.inception_weights) if options.inception_weights else None}
+                "inception_weights": str(options.inception_weights) if options.inception_weights else None,
+                "identity": options.identity, "finetune_steps": options.finetune_steps}
     rows_json = {protocol: [r.__dict__ for r in protocol_rows] for protocol, protocol_rows in rows.items()}
     run = {"wall_seconds": round(time.perf_counter() - started, 1),
            "cpu_seconds": round(time.process_time() - started_cpu, 1),
