@@ -276,12 +276,12 @@ def test_hair_moves_with_the_head(portrait, head):
     moved[:, 0] += shift
     flow = engine.flow(moved)
     top, chin = landmarks[10, :2], landmarks[152, :2]
-    x, y = np.round(top + 0.08 * (top - chin) + [shift, 0]).astype(int)  # hair just above the forehead
+    x, y = np.round(top + 0.2 * (top - chin) + [shift, 0]).astype(int)  # her hair, above the forehead
     dx = float(flow[y - 3:y + 4, x - 3:x + 4, 0].mean())
     if head:
-        assert -dx == pytest.approx(shift, abs=0.1 * shift)
+        assert 0.85 * shift < -dx < 1.05 * shift
     else:
-        assert -dx < 0.8 * shift
+        assert -dx < 0.65 * shift
 
 
 def test_rigidity_keeps_the_source_nose_but_not_the_lips(portrait):
