@@ -40,6 +40,15 @@ def talking_clip(dev_data: Path) -> Path:
     return dev_data / "videos" / "aoc__SadTalker__WDA_AlexandriaOcasioCortez_000.mp4"
 
 
+@pytest.fixture(scope="module")
+def analyzer():
+    """MediaPipe's face landmarker in IMAGE mode, one face (shared by a test module)."""
+    from headshot.face.landmarker import FaceAnalyzer
+
+    with FaceAnalyzer(video=False, max_faces=1) as face_analyzer:
+        yield face_analyzer
+
+
 @pytest.fixture()
 def one_torch_thread():
     """One intra-op torch thread: on the shared 2-core machine, 2 OpenMP threads stall behind other processes."""

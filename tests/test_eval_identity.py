@@ -13,14 +13,6 @@ from headshot.eval.data import read_image
 
 
 @pytest.fixture(scope="module")
-def analyzer():
-    from headshot.face.landmarker import FaceAnalyzer
-
-    with FaceAnalyzer(video=False, max_faces=1) as face_analyzer:
-        yield face_analyzer
-
-
-@pytest.fixture(scope="module")
 def embedder():
     return identity.SFaceEmbedder()
 

@@ -21,14 +21,6 @@ NEEDS_DLIB = "dlib is not installed: pip install 'headshot[dlib]'"
 
 
 @pytest.fixture(scope="module")
-def analyzer():
-    from headshot.face.landmarker import FaceAnalyzer
-
-    with FaceAnalyzer(video=False, max_faces=1) as face_analyzer:
-        yield face_analyzer
-
-
-@pytest.fixture(scope="module")
 def dlib_embedder():
     pytest.importorskip("dlib", reason=NEEDS_DLIB)
     return identity.DlibEmbedder()

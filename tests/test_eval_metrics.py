@@ -16,14 +16,6 @@ def crop(astronaut) -> np.ndarray:
     return cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
 
 
-@pytest.fixture(scope="module")
-def analyzer():
-    from headshot.face.landmarker import FaceAnalyzer
-
-    with FaceAnalyzer(video=False, max_faces=1) as face_analyzer:
-        yield face_analyzer
-
-
 def test_identical_images_give_perfect_scores(crop):
     assert metrics.l1(crop, crop) == 0.0
     assert metrics.psnr(crop, crop) == math.inf

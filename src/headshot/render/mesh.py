@@ -167,9 +167,7 @@ def expressive_freedom(landmarks: np.ndarray, rigidity: float) -> tuple[np.ndarr
     vertex (0 above the mouth, 1 at the chin): how much of the outline's own motion the rings copy (ears
     and earrings hang from the skull; the jaw line below them moves with the mouth)."""
     xy = np.asarray(landmarks, np.float64)[:, :2]
-    up = xy[topology.FACE_OVAL[0]] - xy[152]  # forehead top minus chin bottom
-    up = up / (np.linalg.norm(up) or 1.0)
-    height = xy @ up
+    height = xy @ face_up(xy)
     nose, mouth = height[1], height[13]
     low = np.clip((nose - height) / ((nose - mouth) or 1.0), 0.0, 1.0)
     freedom = np.maximum(np.full(len(xy), 1.0 - rigidity), low)
@@ -185,6 +183,13 @@ def expressive_freedom(landmarks: np.ndarray, rigidity: float) -> tuple[np.ndarr
     chin = height[152]
     jaw = np.clip((mouth - height) / ((mouth - chin) or 1.0), 0.0, 1.0)
     return freedom, jaw[topology.FACE_OVAL]
+
+
+def face_up(xy: np.ndarray) -> np.ndarray:
+    """Unit vector ``(2,)`` from the chin (152) to the top of the forehead (10) in image pixels: heights along
+    the face's own vertical axis, whatever its roll."""
+    up = xy[topology.FACE_OVAL[0]] - xy[152]
+    return up / (np.linalg.norm(up) or 1.0)
 
 
 def _mesh_edges() -> np.ndarray:
@@ -260,8 +265,7 @@ def build_control_mesh(source_landmarks: np.ndarray, size: int, head: np.ndarray
         inside = head[np.clip(np.round(ring_xy[:, 1]).astype(int), 0, size - 1),
                       np.clip(np.round(ring_xy[:, 0]).astype(int), 0, size - 1)]
         # Height weight: 1 above the mouth, 0 at the chin, along the face's own vertical axis.
-        up = xy[topology.FACE_OVAL[0]] - xy[152]
-        up = up / (np.linalg.norm(up) or 1.0)
+        up = face_up(xy)
         mouth = xy[13] @ up
         chin = xy[152] @ up
         height = np.clip((ring_xy @ up - chin) / ((mouth - chin) or 1.0), 0.0, 1.0)
