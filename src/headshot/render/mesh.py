@@ -96,12 +96,11 @@ class ControlMesh:
         background, interior, face: ``(T, 3)`` int64 triangle groups; background and interiors
             oriented positively (see :func:`signed_areas`) in the source, the face as in the frontal
             canonical face (:func:`headshot.face.topology.frontal_tesselation`).
-        ring_oval: ``(R,)`` index into ``FACE_OVAL`` of each kept ring point, ``ring_level``: its ring,
-            ``ring_follow``: how much of the head's motion it follows (``RING_FOLLOW`` of its ring, raised
-            to 1 where a head mask says it lies on the head: hair, ears).
+        ring_oval: ``(R,)`` index into ``FACE_OVAL`` of each kept ring point, ``ring_follow``: how much of
+            the head's motion it follows (``RING_FOLLOW`` of its ring, raised to ``HEAD_FOLLOW`` where a head
+            mask says it lies on the head: hair, ears).
         ring_start, border_start: first vertex row of the rings and of the border points.
         size: the crop's side in pixels.
-        oval_centre: ``(2,)`` centre of the source face oval, about which the rings are scaled.
         source_landmarks: ``(478, 3)`` float64, the source's landmarks.
         freedom, jaw: see :func:`expressive_freedom`.
         ring_xyz: ``(R, 3)`` ring points with the depth of their face-oval vertex (turned with the head).
@@ -112,12 +111,10 @@ class ControlMesh:
     interior: np.ndarray
     face: np.ndarray
     ring_oval: np.ndarray
-    ring_level: np.ndarray
     ring_follow: np.ndarray
     ring_start: int
     border_start: int
     size: int
-    oval_centre: np.ndarray
     source_landmarks: np.ndarray
     freedom: np.ndarray
     jaw: np.ndarray
@@ -272,5 +269,5 @@ def build_control_mesh(source_landmarks: np.ndarray, size: int, head: np.ndarray
         follow = np.maximum(follow, inside * height * np.asarray(HEAD_FOLLOW)[ring_level])
     freedom, jaw = expressive_freedom(landmarks, rigidity)
     ring_xyz = np.hstack([points[ring_start:border_start], landmarks[oval[ring_oval], 2:3]])
-    return ControlMesh(points, oriented(background), interior, face, ring_oval, ring_level, follow,
-                       ring_start, border_start, size, centre, landmarks, freedom, jaw, ring_xyz)
+    return ControlMesh(points, oriented(background), interior, face, ring_oval, follow,
+                       ring_start, border_start, size, landmarks, freedom, jaw, ring_xyz)
