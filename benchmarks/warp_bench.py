@@ -18,6 +18,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from headshot.face import FaceAnalyzer  # noqa: E402
+from headshot.io.video import VideoReader  # noqa: E402
 from headshot.render.mouth import mouth_opening  # noqa: E402
 from headshot.render.warp import WarpEngine  # noqa: E402
 
@@ -27,14 +28,8 @@ DEFAULT_CLIP = DEV / "videos" / "aoc__SadTalker__WDA_AlexandriaOcasioCortez_000.
 
 def load(clip: Path, count: int, size: int):
     """Square face crops (``size`` px, one box from the first frame) and their landmarks."""
-    import av
-
-    frames = []
-    with av.open(str(clip)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if len(frames) == count:
-                break
+    with VideoReader(clip, max_frames=count, constant_rate=False) as reader:
+        frames = [frame.rgb for frame in reader]
     with FaceAnalyzer() as analyzer:
         first = analyzer.detect_one(frames[0]).landmarks
     low, high = first[:, :2].min(0), first[:, :2].max(0)

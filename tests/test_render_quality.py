@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from headshot.io.video import VideoReader
 from headshot.render.warp import WarpEngine
 
 CLIPS = ["aoc__SadTalker__WDA_AlexandriaOcasioCortez_000.mp4", "andrew_ng__styletalk__andrew_clip_1.mp4"]
@@ -19,15 +20,8 @@ SIZE = 256
 
 
 def read_frames(path: Path, count: int) -> list[np.ndarray]:
-    import av
-
-    frames = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if len(frames) == count:
-                break
-    return frames
+    with VideoReader(path, max_frames=count, constant_rate=False) as reader:
+        return [frame.rgb for frame in reader]
 
 
 def fixed_crop(frames: list[np.ndarray], landmarks: np.ndarray, size: int, scale: float = 1.8):
