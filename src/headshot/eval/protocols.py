@@ -392,6 +392,23 @@ def _sheet_steps(count: int, steps: int = 4) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, count - 1, min(steps, count))}) if count else []
 
 
+def _observed_frames(toolkit: Toolkit, frames: dict, indices: list[int], box=None
+                     ) -> tuple[list[int], list[np.ndarray], list[Observation]]:
+    """``(indices, images, observations)`` of the decoded ``frames`` at ``indices`` (cropped by ``box`` when
+    given) in which the detector finds a face; the others are dropped."""
+    kept, images, observations = [], [], []
+    for index in indices:
+        if index not in frames:
+            continue
+        image = box.apply(frames[index]) if box is not None else frames[index]
+        observation = toolkit.observe(image)
+        if observation is not None:
+            kept.append(index)
+            images.append(image)
+            observations.append(observation)
+    return kept, images, observations
+
+
 def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: Toolkit) -> ItemResult:
     """Self-reenactment on one clip: the source frame animated by the clip's own landmarks."""
     result = ItemResult(entry["id"], "self")
@@ -410,18 +427,9 @@ def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: 
     source_landmarks = (source_observation.landmarks if source_observation is not None
                         else box.to_crop(source_frame_observation.landmarks))
 
-    real_crops, real_observations, indices, full_frames = [], [], [], []
-    for index in entry["frames"]:
-        if index not in frames:
-            continue
-        crop = box.apply(frames[index])
-        observation = toolkit.observe(crop)
-        if observation is None:  # no target motion for this frame: not scored for any row
-            continue
-        indices.append(index)
-        real_crops.append(crop)
-        real_observations.append(observation)
-        full_frames.append(frames[index])
+    # A frame without a face has no target motion: not scored for any row.
+    indices, real_crops, real_observations = _observed_frames(toolkit, frames, entry["frames"], box)
+    full_frames = [frames[index] for index in indices]
     result.frames = indices
     if not indices:
         result.skipped = "no face in any target frame"
@@ -509,14 +517,7 @@ def run_cross_item(entry: dict, data_root: Path, portraits_parent: Path, rows: l
         return result
     source_embedding = toolkit.embed(source_crop, source_observation.landmarks)
     frames = read_frames(Path(data_root) / entry["driver"], entry["frames"])
-    indices, driver_frames, driver_observations = [], [], []
-    for index in entry["frames"]:
-        if index in frames:
-            observation = toolkit.observe(frames[index])
-            if observation is not None:
-                indices.append(index)
-                driver_frames.append(frames[index])
-                driver_observations.append(observation)
+    indices, driver_frames, driver_observations = _observed_frames(toolkit, frames, entry["frames"])
     result.frames = indices
     if not indices:
         result.skipped = "no face in the driver frames"
@@ -559,25 +560,12 @@ def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_c
         result.skipped = "no face in the first shot"
         return result
     box = eval_crop_box(first.landmarks)
-    shot_crops, shot_landmarks = [], []
-    for frame in shot_frames:
-        crop = box.apply(frame)
-        observation = toolkit.observe(crop)
-        if observation is not None:
-            shot_crops.append(crop)
-            shot_landmarks.append(observation.landmarks)
+    _, shot_crops, shot_observations = _observed_frames(toolkit, frames, entry["shots"], box)
+    shot_landmarks = [observation.landmarks for observation in shot_observations]
     if not shot_crops:
         result.skipped = "no face in the shot crops"
         return result
-    real_crops, real_observations, indices = [], [], []
-    for index in entry["targets"]:
-        if index in frames:
-            crop = box.apply(frames[index])
-            observation = toolkit.observe(crop)
-            if observation is not None:
-                indices.append(index)
-                real_crops.append(crop)
-                real_observations.append(observation)
+    indices, real_crops, real_observations = _observed_frames(toolkit, frames, entry["targets"], box)
     result.frames = indices
     if not indices:
         result.skipped = "no face in any target frame"
