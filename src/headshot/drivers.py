@@ -68,7 +68,8 @@ class Driver:
         raise NotImplementedError
 
     def landmark_sequence(self, stride: int = 1, limit: int | None = None) -> list[tuple[int, np.ndarray]]:
-        """``(index, landmarks)`` of frames with a face, every ``stride``-th, for choosing a reference."""
+        """``(index, landmarks)`` of the frames with a face among every ``stride``-th of the first
+        ``limit`` (all if ``None``), for choosing a reference."""
         out = []
         for frame in self:
             if limit is not None and frame.index >= limit:
@@ -81,8 +82,34 @@ class Driver:
         pass
 
 
+class _FaceTracker:
+    """One face followed through consecutive video frames: MediaPipe in VIDEO mode (tracking state
+    between calls) plus the choice of the face nearest the previous frame's."""
+
+    def __init__(self):
+        self.analyzer = FaceAnalyzer(video=True)
+        self.previous: np.ndarray | None = None
+
+    def __call__(self, frame) -> DriverFrame:
+        """The :class:`DriverFrame` of the next decoded ``frame`` (an ``io.video.Frame``)."""
+        faces = self.analyzer.detect(frame.rgb, timestamp_ms=int(round(frame.time_s * 1000)))
+        face = _closest(faces, self.previous)
+        if face is None:
+            return DriverFrame(frame.index, frame.time_s, frame.rgb, None)
+        self.previous = face.landmarks
+        return DriverFrame(frame.index, frame.time_s, frame.rgb, face.landmarks, face.blendshapes)
+
+    def close(self) -> None:
+        self.analyzer.close()
+
+
 class VideoDriver(Driver):
-    """A talking-head video, decoded and tracked frame by frame (memory flat in its length)."""
+    """A talking-head video, decoded and tracked frame by frame (memory flat in its length).
+
+    :meth:`landmark_sequence` tracks the first frames once and keeps their landmarks and the tracker;
+    the next iteration reuses them and carries on tracking from there, so every frame is landmarked
+    once and the stream is the same as one uninterrupted tracking pass.
+    """
 
     kind = "video"
     has_pixels = True
@@ -99,20 +126,56 @@ class VideoDriver(Driver):
             self.frame_count = min(self.frame_count, max_frames) if self.frame_count else max_frames
         self.max_frames = max_frames
         self.audio_path = self.path if info.get("has_audio") else None
+        # Set by landmark_sequence: (landmarks, blendshapes) of the first frames, and the tracker that
+        # has seen exactly those frames. Taken by the next __iter__.
+        self._head_start: tuple[list, _FaceTracker] | None = None
+
+    def landmark_sequence(self, stride: int = 1, limit: int | None = None) -> list[tuple[int, np.ndarray]]:
+        """``(index, landmarks)`` of the frames with a face among every ``stride``-th of the first
+        ``limit`` (all if ``None``).
+
+        Tracking needs consecutive frames, so all of the first ``limit`` frames are landmarked; their
+        results (about 6 kB a frame, no pixels) are kept for the next iteration, which decodes those
+        frames again but does not landmark them.
+        """
+        from .io.video import VideoReader
+
+        self.close()
+        tracker = _FaceTracker()
+        head: list[tuple[np.ndarray | None, np.ndarray | None]] = []
+        with VideoReader(self.path, max_frames=self.max_frames) as reader:
+            for frame in reader:
+                if limit is not None and frame.index >= limit:
+                    break
+                step = tracker(frame)
+                head.append((step.landmarks, step.blendshapes))
+        self._head_start = (head, tracker)
+        return [(index, landmarks) for index, (landmarks, _) in enumerate(head)
+                if index % stride == 0 and landmarks is not None]
 
     def __iter__(self) -> Iterator[DriverFrame]:
         from .io.video import VideoReader
 
-        previous = None
-        with VideoReader(self.path, max_frames=self.max_frames) as reader, FaceAnalyzer(video=True) as analyzer:
-            for frame in reader:
-                faces = analyzer.detect(frame.rgb, timestamp_ms=int(round(frame.time_s * 1000)))
-                face = _closest(faces, previous)
-                if face is None:
-                    yield DriverFrame(frame.index, frame.time_s, frame.rgb, None)
-                    continue
-                previous = face.landmarks
-                yield DriverFrame(frame.index, frame.time_s, frame.rgb, face.landmarks, face.blendshapes)
+        # The kept tracker is only right for the frame after the head: one iteration uses it.
+        head, tracker = self._head_start or ([], None)
+        self._head_start = None
+        tracker = tracker or _FaceTracker()
+        try:
+            with VideoReader(self.path, max_frames=self.max_frames) as reader:
+                for frame in reader:
+                    if frame.index < len(head):
+                        landmarks, blendshapes = head[frame.index]
+                        head[frame.index] = (None, None)  # memory: the head is read once
+                        yield DriverFrame(frame.index, frame.time_s, frame.rgb, landmarks, blendshapes)
+                    else:
+                        yield tracker(frame)
+        finally:
+            tracker.close()
+
+    def close(self) -> None:
+        if self._head_start is not None:
+            self._head_start[1].close()
+            self._head_start = None
 
 
 class ImageDriver(Driver):

@@ -185,7 +185,8 @@ class Animation:
         ``auto`` (the default) is ``first`` for presets and single images, whose first frame is neutral
         by construction, and ``best`` otherwise: a talking driver's first frame often has the mouth
         open, which relative transfer would then read as "closed" for the whole video. For videos the
-        search covers every 3rd frame of the first 20 s (a bounded first pass).
+        candidates are every 3rd frame of the first 20 s; tracking them takes every frame of those 20 s,
+        whose landmarks the driver keeps for the main pass (each frame is landmarked once).
         """
         reference = str(self.options.reference)
         if reference == "auto" and self.driver.kind == "image":
