@@ -43,7 +43,7 @@ def main() -> None:
     if args.threads != 2:  # replace the cached default voice by one with the requested threads
         from headshot.assets import piper_voice_paths
 
-        custom, load_piper, _ = timed(lambda: piper.PiperVoice(*piper_voice_paths(), threads=args.threads))
+        custom, load_piper, _ = timed(lambda: piper.PiperVoice(*piper_voice_paths(), args.threads))
         piper.joe = lambda: custom  # noqa: E731 - benchmark-only override of the cached default voice
     else:
         _, load_piper, _ = timed(piper.joe)

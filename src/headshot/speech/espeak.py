@@ -14,11 +14,13 @@ from __future__ import annotations
 import ctypes
 import functools
 import threading
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError, MissingModelError
+from .timeline import PAUSE, Phone
 
 # speak_lib.h constants
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -124,7 +126,9 @@ def _read_languages(pointer: int) -> tuple[tuple[int, str], ...]:
 
 
 # clause-ending punctuation of other scripts, as the ASCII mark the Piper voices were trained with
-_PUNCTUATION = {"。": ".", "．": ".", "！": "!", "？": "?", "，": ",", "、": ",", "；": ";", "：": ":", "।": ".", "॥": "."}
+_PUNCTUATION = {
+    "。": ".", "．": ".", "！": "!", "？": "?", "，": ",", "、": ",", "；": ";", "：": ":", "।": ".", "॥": ".",
+}
 
 
 def _clause_punctuation(consumed: str) -> str:
@@ -321,11 +325,27 @@ class Espeak:
         # the two passes agree phoneme for phoneme; positions may differ by a few samples (eSpeak's
         # random jitter), so they are matched by order, within 20 ms
         tolerance = self.sample_rate // 50
-        if len(ipa) == len(mnemonics) and all(abs(events[i].sample - m.sample) <= tolerance for i, m in zip(ipa, mnemonics)):
-            for index, mnemonic in zip(ipa, mnemonics):
+        pairs = list(zip(ipa, mnemonics))
+        if len(ipa) == len(mnemonics) and all(abs(events[i].sample - m.sample) <= tolerance for i, m in pairs):
+            for index, mnemonic in pairs:
                 event = events[index]
                 events[index] = Event(event.kind, event.sample, event.text_position, event.phoneme, mnemonic.phoneme)
         return samples, events
+
+    def speak(self, text: str, voice: str, rate: float = 1.0) -> tuple[np.ndarray, list[Phone]]:
+        """Speak ``text`` and time its phonemes.
+
+        Args:
+            text: the text (plain, not SSML).
+            voice: a voice identifier (:meth:`voice_for`), optionally with ``+variant``.
+            rate: speed factor (1.0 = eSpeak's 175 words per minute).
+
+        Returns:
+            (float32 waveform in [-1, 1] at :attr:`sample_rate`, phones covering it exactly, in IPA, with
+            ``word`` counting eSpeak's words from 0).
+        """
+        samples, events = self.synthesize(text, voice, DEFAULT_RATE_WPM * rate)
+        return samples.astype(np.float32) / 32768.0, events_to_phones(events, len(samples), self.sample_rate)
 
     def _synth(self, raw: bytes, keep_audio: bool = True) -> tuple[np.ndarray, list[Event]]:
         self._chunks, self._events, self._keep_audio = [], [], keep_audio
@@ -336,6 +356,66 @@ class Espeak:
             return np.frombuffer(b"".join(self._chunks), dtype=np.int16).copy(), self._events
         finally:
             self._chunks, self._events = [], []
+
+
+# eSpeak's ASCII names where a voice defines no IPA (Mandarin's retroflexes and aspirates), and the IPA of
+# the sounds it names only by mnemonic
+_ASCII_TO_IPA = {
+    "s.": "ʂ", "z.": "ʐ", "ts.": "ʈʂ", "ts.h": "ʈʂʰ", "i.": "ɨ", "tsh": "tsʰ", "tɕh": "tɕʰ",
+    "ph": "pʰ", "th": "tʰ", "kh": "kʰ",
+}
+_MNEMONIC_TO_IPA = {"@-": "ə", "@": "ə", "3": "ɚ"}
+
+
+def events_to_phones(events: list[Event], n_samples: int, sample_rate: int) -> list[Phone]:
+    """The phone timeline of a synthesis: each phoneme lasts from its event to the next phoneme or pause,
+    pauses (eSpeak's ``_`` phonemes, clause ends, the lead-in) are merged, and the phones cover
+    ``n_samples`` exactly. Phonemes without IPA join the phone before them; a lone modifier (``ʲ``) is
+    appended to it."""
+    marks = []  # [sample, symbol, stress, word]: where each phoneme (or pause) begins
+    word = -1
+    for event in events:
+        if event.kind == EVENT_WORD:
+            word += 1
+        elif event.kind == EVENT_PHONEME:
+            symbol, stress = _ipa_symbol(event.phoneme, event.mnemonic)
+            if symbol is None:
+                continue
+            if _is_modifier(symbol) and marks and marks[-1][1] != PAUSE:
+                marks[-1][1] += symbol
+                continue
+            marks.append([event.sample, symbol, stress, max(word, 0) if symbol != PAUSE else -1])
+        elif event.kind == EVENT_END:
+            marks.append([event.sample, PAUSE, 0, -1])
+    phones: list[Phone] = []
+    position = 0
+    symbol, stress, word = PAUSE, 0, -1  # before the first phoneme
+    for sample, next_symbol, next_stress, next_word in marks + [[n_samples, PAUSE, 0, -1]]:
+        sample = min(max(sample, position), n_samples)
+        if sample > position:
+            if symbol == PAUSE and phones and phones[-1].is_pause:
+                phones[-1] = Phone(PAUSE, phones[-1].start, sample / sample_rate)
+            else:
+                phones.append(Phone(symbol, position / sample_rate, sample / sample_rate, stress, word))
+            position = sample
+        symbol, stress, word = next_symbol, next_stress, next_word
+    return phones
+
+
+def _ipa_symbol(phoneme: str, mnemonic: str) -> tuple[str | None, int]:
+    """(IPA symbol, stress) of one phoneme event; ``"_"`` for a pause, ``None`` for a sound with no IPA."""
+    stress = 1 if "ˈ" in phoneme else 2 if "ˌ" in phoneme else 0
+    symbol = phoneme.replace("ˈ", "").replace("ˌ", "").strip()
+    if mnemonic.startswith("_") or (not symbol and not mnemonic):
+        return PAUSE, 0
+    if not symbol:
+        return _MNEMONIC_TO_IPA.get(mnemonic.lstrip("',")), stress
+    symbol = symbol.replace("-", "")  # eSpeak's mark of a reduced vowel (French "ə-")
+    return _ASCII_TO_IPA.get(symbol, symbol) or None, stress
+
+
+def _is_modifier(symbol: str) -> bool:
+    return all(unicodedata.category(char) in ("Lm", "Mn", "Sk") for char in symbol)
 
 
 def _strip_language_switches(phonemes: str) -> str:

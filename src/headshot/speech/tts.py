@@ -14,10 +14,12 @@ one-line error for anything else).
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ from .voices import VoiceChoice, choose_voice
 MIN_RATE, MAX_RATE = 0.25, 4.0
 SENTENCE_PAUSE = 0.2  # seconds of silence the neural voice leaves between sentences (Piper's default)
 MAX_SENTENCE_CHARS = 600  # longer "sentences" are cut at a comma or a space
-MAX_UTTERANCE_PHONEMES = 400  # longest phoneme sequence sent to the network at once (attention is O(n²))
+MAX_UTTERANCE_PHONEMES = 400  # phoneme code points sent to the network at once, about (attention is O(n²))
 
 _SENTENCE_END = re.compile(
     r"[.!?…]+[\"'”’»)\]]*\s+"  # Latin-script sentence end, then whitespace
@@ -76,13 +78,22 @@ def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[tupl
 
 def _add_pieces(text: str, start: int, end: int, max_chars: int, pieces: list) -> None:
     while end - start > max_chars:
-        window = text[start + max_chars // 2 : start + max_chars]
-        cut = max(window.rfind(", "), window.rfind("，"))
-        cut = cut + 1 if cut >= 0 else window.rfind(" ")
-        cut = start + max_chars // 2 + cut + 1 if cut >= 0 else start + max_chars
+        cut = _cut(text, start, max_chars)
         _keep(text[start:cut], start, pieces)
         start = cut
     _keep(text[start:end], start, pieces)
+
+
+def _cut(text: str, start: int, max_chars: int) -> int:
+    """Where a piece starting at ``start`` that is too long ends: after the last comma in the second half
+    of its allowance, else after the last space there, else at the allowance."""
+    low = start + max_chars // 2
+    window = text[low : start + max_chars]
+    for marks in ((", ", "，", "、"), (" ",)):
+        ends = [window.rfind(mark) + len(mark) for mark in marks if mark in window]
+        if ends:
+            return low + max(ends)
+    return start + max_chars
 
 
 def _keep(piece: str, offset: int, pieces: list) -> None:
@@ -101,7 +112,7 @@ def _check_request(text: str, rate: float) -> None:
     if not any(char.isalnum() for char in text):
         what = "empty" if not text.strip() else "only punctuation or symbols"
         raise InputError(f"the text is {what}: nothing to say")
-    if not isinstance(rate, (int, float)) or not math.isfinite(rate) or not MIN_RATE <= rate <= MAX_RATE:
+    if not isinstance(rate, numbers.Real) or not math.isfinite(rate) or not MIN_RATE <= rate <= MAX_RATE:
         raise InputError(f"rate must be between {MIN_RATE} and {MAX_RATE} (1.0 = normal speed), got {rate!r}")
 
 
@@ -120,7 +131,8 @@ def synthesize_stream(text: str, language: str = "en", voice: str | None = None,
         An iterator of :class:`Speech`, one per sentence, each with its own phones from 0 (IPA; pauses
         ``"_"``; ``Phone.word`` counts the words as spoken, from the start of the text: eSpeak NG's
         words, so a number may be several words and Chinese has one per word it reads) and
-        ``metadata["start"]``, its offset in seconds from the start of the whole speech. The neural voice
+        ``metadata``: ``start`` (its offset in seconds from the start of the whole speech), ``text`` (the
+        sentence) and ``text_offset`` (where the sentence starts in ``text``, characters). The neural voice
         ends every sentence but the last with :data:`SENTENCE_PAUSE` (scaled by ``rate``) of silence;
         eSpeak ends each with its own clause pause.
 
@@ -133,25 +145,26 @@ def synthesize_stream(text: str, language: str = "en", voice: str | None = None,
     pieces = split_sentences(_clean(text))
     if not pieces:
         raise InputError("the text has nothing to say")
-    return _stream(pieces, choice, language, float(rate))
+    return _stream(pieces, choice, language.strip(), float(rate))
 
 
 def _stream(pieces: list[tuple[int, str]], choice: VoiceChoice, language: str, rate: float) -> Iterator[Speech]:
     speak = _piper_sentences if choice.kind == "piper" else _espeak_sentences
     start = 0.0
     first_word = 0  # words spoken so far: each sentence numbers its own words from 0
-    for index, (_, piece) in enumerate(pieces):
+    for index, (offset, piece) in enumerate(pieces):
         last = index == len(pieces) - 1
         for samples, sample_rate, phones in speak(piece, choice, rate, last):
-            phones = [Phone(p.symbol, p.start, p.end, p.stress, p.word + first_word if p.word >= 0 else -1) for p in phones]
+            phones = [replace(p, word=p.word + first_word) if p.word >= 0 else p for p in phones]
             first_word = max([first_word - 1] + [p.word for p in phones]) + 1
-            speech = Speech(samples, sample_rate, phones, "ipa", language, choice.name, {"start": start, "text": piece})
+            metadata = {"start": start, "text": piece, "text_offset": offset}
+            speech = Speech(samples, sample_rate, phones, "ipa", language, choice.name, metadata)
             start += speech.seconds
             yield speech
 
 
 def _piper_sentences(piece: str, choice: VoiceChoice, rate: float, last: bool):
-    from .espeak import engine
+    from .espeak import PHONEME_SEPARATOR, engine
     from .piper import joe, utterance_tokens
 
     voice = joe()
@@ -159,7 +172,7 @@ def _piper_sentences(piece: str, choice: VoiceChoice, rate: float, last: bool):
     groups, group, size = [], [], 0
     for clause in clauses:  # utterances: whole sentences, or runs of clauses short enough for the network
         group.append(clause)
-        size += len(clause.phonemes)
+        size += len(clause.phonemes.replace(PHONEME_SEPARATOR, ""))
         if clause.punctuation in (".", "?", "!") or size >= MAX_UTTERANCE_PHONEMES:
             groups.append(group)
             group, size = [], 0
@@ -190,68 +203,12 @@ def _add_silence(samples: np.ndarray, phones: list[Phone], sample_rate: int, sec
 
 
 def _espeak_sentences(piece: str, choice: VoiceChoice, rate: float, last: bool):
-    from .espeak import DEFAULT_RATE_WPM, EVENT_END, EVENT_PHONEME, EVENT_WORD, engine
+    from .espeak import engine
 
     espeak = engine()
-    pcm, events = espeak.synthesize(piece, choice.espeak_voice, DEFAULT_RATE_WPM * rate)
-    if len(pcm) == 0:
-        return
-    sample_rate = espeak.sample_rate
-    n = len(pcm)
-    marks = []  # [sample, symbol, stress, word]: where each phoneme (or pause) begins
-    word = -1
-    for event in events:
-        if event.kind == EVENT_WORD:
-            word += 1
-        elif event.kind == EVENT_PHONEME:
-            symbol, stress = _espeak_symbol(event.phoneme, event.mnemonic)
-            if symbol is None:
-                continue  # a sound eSpeak has no IPA for: it stays with the phone before it
-            if _is_modifier(symbol) and marks and marks[-1][1] != PAUSE:
-                marks[-1][1] += symbol  # a lone ʲ or ː modifies the phone before it
-                continue
-            marks.append([event.sample, symbol, stress, max(word, 0) if symbol != PAUSE else -1])
-        elif event.kind == EVENT_END:
-            marks.append([event.sample, PAUSE, 0, -1])
-    phones: list[Phone] = []
-    position = 0
-    symbol, stress, word = PAUSE, 0, -1  # before the first phoneme
-    for sample, next_symbol, next_stress, next_word in marks + [(n, PAUSE, 0, -1)]:
-        sample = min(max(sample, position), n)
-        if sample > position:
-            if phones and symbol == PAUSE and phones[-1].is_pause:
-                phones[-1] = Phone(PAUSE, phones[-1].start, sample / sample_rate)
-            else:
-                phones.append(Phone(symbol, position / sample_rate, sample / sample_rate, stress, word))
-            position = sample
-        symbol, stress, word = next_symbol, next_stress, next_word
-    yield pcm.astype(np.float32) / 32768.0, sample_rate, phones
-
-
-# eSpeak's ASCII names where a voice defines no IPA (Mandarin's retroflexes and aspirates), and the IPA of
-# the sounds it names only by mnemonic
-_ASCII_TO_IPA = {
-    "s.": "ʂ", "z.": "ʐ", "ts.": "ʈʂ", "ts.h": "ʈʂʰ", "i.": "ɨ", "tsh": "tsʰ", "tɕh": "tɕʰ",
-    "ph": "pʰ", "th": "tʰ", "kh": "kʰ",
-}
-_MNEMONIC_TO_IPA = {"@-": "ə", "@": "ə", "3": "ɚ"}
-
-
-def _espeak_symbol(phoneme: str, mnemonic: str) -> tuple[str | None, int]:
-    """(IPA symbol, stress) of one eSpeak phoneme event; ``"_"`` for a pause, ``None`` to merge it into the
-    phone before it."""
-    stress = 1 if "ˈ" in phoneme else 2 if "ˌ" in phoneme else 0
-    symbol = phoneme.replace("ˈ", "").replace("ˌ", "").strip()
-    if mnemonic.startswith("_") or (not symbol and not mnemonic):
-        return PAUSE, 0
-    if not symbol:
-        return _MNEMONIC_TO_IPA.get(mnemonic.lstrip("',")), stress
-    symbol = symbol.replace("-", "")  # eSpeak's mark of a reduced vowel (French "ə-")
-    return _ASCII_TO_IPA.get(symbol, symbol) or None, stress
-
-
-def _is_modifier(symbol: str) -> bool:
-    return all(unicodedata.category(char) in ("Lm", "Mn", "Sk") for char in symbol)
+    samples, phones = espeak.speak(piece, choice.espeak_voice, rate)
+    if len(samples):
+        yield samples, espeak.sample_rate, phones
 
 
 def synthesize(text: str, language: str = "en", voice: str | None = None, rate: float = 1.0) -> Speech:
@@ -282,8 +239,7 @@ def concatenate(sentences) -> Speech:
         for phone in speech.phones:
             moved = Phone(phone.symbol, phone.start + shift, phone.end + shift, phone.stress, phone.word)
             if phones and moved.is_pause and phones[-1].is_pause:
-                moved = Phone(PAUSE, phones[-1].start, moved.end)
-                phones[-1] = moved
+                phones[-1] = Phone(PAUSE, phones[-1].start, moved.end)
             else:
                 phones.append(moved)
         offset += len(speech.samples)

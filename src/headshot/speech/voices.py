@@ -9,6 +9,7 @@ voice variants.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import InputError
 
@@ -19,8 +20,7 @@ JOE_LICENCE = "MIT (voice model, rhasspy/piper-voices); dataset CC0; fine-tuned 
 ESPEAK_LICENCE = "GPL-3.0 (eSpeak NG, loaded at run time from the espeakng-loader wheel)"
 
 
-@dataclass(frozen=True)
-class VoiceInfo:
+class VoiceInfo(NamedTuple):
     """A voice: its ``name`` (what ``voice=`` takes), the ``languages`` it speaks (codes), its licence, and
     a one-line description."""
 
@@ -39,14 +39,15 @@ def list_voices(variants: bool = False) -> list[VoiceInfo]:
     from .espeak import engine
 
     espeak = engine()
+    languages = espeak.languages
     voices = [
         VoiceInfo(JOE, ("en",), JOE_LICENCE, "Piper VITS neural voice, US English, male, 22.05 kHz (default for en)"),
-        VoiceInfo(ESPEAK, espeak.languages, ESPEAK_LICENCE, "eSpeak NG formant voice, ~100 languages (default for others)"),
+        VoiceInfo(ESPEAK, languages, ESPEAK_LICENCE, "eSpeak NG formant voice, ~100 languages (default for others)"),
     ]
     if variants:
         voices += [
-            VoiceInfo(f"{ESPEAK}+{variant}", espeak.languages, ESPEAK_LICENCE, f"eSpeak NG with its '{variant}' variant")
-            for variant in espeak.variants
+            VoiceInfo(f"{ESPEAK}+{name}", languages, ESPEAK_LICENCE, f"eSpeak NG with its '{name}' variant")
+            for name in espeak.variants
         ]
     return voices
 
