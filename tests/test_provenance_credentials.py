@@ -29,8 +29,9 @@ def test_sign_video_and_validate_with_c2pa_reader(output_video, dev_data, tmp_pa
     driver = dev_data / "videos" / CLIP
     sign_file(output_video, source_path=source, driver_path=driver, settings={"engine": "warp"},
               watermarked=True, key_dir=keys)
-    for name in ("signer.key", "signer-chain.pem", "ca.key"):
+    for name in ("signer.key", "signer-chain.pem"):
         assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600
+    assert not (keys / "ca.key").exists()  # the CA's private key is dropped once it has signed
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no temp file left
     assert stat.S_IMODE(output_video.stat().st_mode) == 0o644  # the output keeps its permissions
 

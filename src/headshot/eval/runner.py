@@ -144,6 +144,20 @@ def _json_default(value):
     raise TypeError(type(value))
 
 
+def _refuse_overwriting_inputs(out: Path, options: EvalOptions, portraits: Path) -> None:
+    """Refuse a run folder that is, or is inside, the data or portraits folder, or that would overwrite
+    an input file with results (a ``--manifest`` that is the run's own ``manifest.json`` is fine: it is
+    read first and written back unchanged)."""
+    from ..io.atomic import refuse_overwriting_inputs
+
+    models = [kwargs.get("model_path") for kwargs in (options.engine_options or {}).values()]
+    input_files = [options.lpips_weights, options.inception_weights, *models]
+    refuse_overwriting_inputs(out, [options.data, portraits, options.manifest, *input_files])
+    for name in ("results.json", "results.md", "per_video.csv"):
+        refuse_overwriting_inputs(out / name, [options.manifest, *input_files])
+    refuse_overwriting_inputs(out / "manifest.json", input_files)
+
+
 def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
     """Run the protocols and write the run folder; returns the results dictionary (also results.json)."""
     import torch
@@ -155,8 +169,9 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
     started, started_cpu = time.perf_counter(), time.process_time()
     computed = cached = 0
     out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
     portraits = Path(options.portraits) if options.portraits else Path(options.data) / "portraits"
+    _refuse_overwriting_inputs(out, options, portraits)
+    out.mkdir(parents=True, exist_ok=True)
     if options.manifest:
         manifest = load_manifest(options.manifest)
     else:

@@ -5,7 +5,9 @@ place with :func:`os.replace` only when it has finished; on any failure the temp
 crash or Ctrl-C never leaves a half-written video or image at the requested path.
 
 Call :func:`check_output_path` before long work (animation, training) so that a typo in the output folder
-fails in a second rather than after an hour.
+fails in a second rather than after an hour, and :func:`refuse_overwriting_inputs` (or
+``check_output_path(..., inputs=...)``) so that an output can never replace the photo, video or model it
+is made from.
 """
 
 from __future__ import annotations
@@ -20,14 +22,67 @@ from ..errors import OutputError
 from .formats import WRITABLE_EXTENSIONS
 
 
-def check_output_path(path: str | os.PathLike, kinds: Iterable[str] = ("video", "image", "motion")) -> Path:
+def _as_path(item) -> Path | None:
+    """``item`` as a path, or None for things that are not paths (arrays, templates, None)."""
+    if isinstance(item, (str, os.PathLike)) and str(item):
+        return Path(item).expanduser()
+    return None
+
+
+def _same_file(first: str, second: str) -> bool:
+    """True if two existing paths are one file or folder (symlinks followed; hard links; any spelling)."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # missing, or unreadable: compare where the names lead instead
+        return False
+
+
+def _locations(path: Path) -> list[str]:
+    """``path`` and every folder above it, with symlinks resolved (``..`` after a symlink taken as the OS does)."""
+    resolved = Path(os.path.realpath(path))
+    return [str(resolved), *(str(parent) for parent in resolved.parents)]
+
+
+def refuse_overwriting_inputs(output: str | os.PathLike, inputs: Iterable) -> None:
+    """Raise :class:`OutputError` if writing ``output`` would replace, or write into, one of ``inputs``.
+
+    ``output``: the file (or run folder) a command is about to write. ``inputs``: the files and folders it
+    reads; items that are not paths (``None``, arrays, motion templates) are skipped. Refused, with a
+    one-line message, when ``output`` is an input under another spelling (``./x/../p.jpg``), through a
+    symlink either way, or as a hard link of it (checked by device and inode), and when ``output`` lies
+    inside an input folder. Call it before any work, so that nothing is computed for a run that would
+    destroy its own input.
+    """
+    target = _as_path(output)
+    if target is None:
+        raise TypeError(f"output must be a path, got {type(output).__name__}")
+    candidates = _locations(target)
+    for item in inputs:
+        source = _as_path(item)
+        if source is None:
+            continue
+        source_real = os.path.realpath(source)
+        is_folder = source.is_dir()
+        for depth, location in enumerate(candidates if is_folder else candidates[:1]):
+            if location == source_real or _same_file(location, source):
+                where = "is" if depth == 0 else "is inside"
+                kind = "folder" if is_folder else "file"
+                raise OutputError(
+                    f"refusing to write {target}: it {where} the input {kind} {source}; choose another output path"
+                )
+
+
+def check_output_path(path: str | os.PathLike, kinds: Iterable[str] = ("video", "image", "motion"),
+                      inputs: Iterable = ()) -> Path:
     """Check that ``path`` can be written as one of ``kinds`` (``"video"``, ``"image"``, ``"motion"``).
 
     Returns the path (``~`` expanded, absolute). Raises :class:`OutputError` with a one-line message if the
-    extension is not writable for any of ``kinds``, the folder does not exist, the path is a folder, or the
+    extension is not writable for any of ``kinds``, the folder does not exist, the path is a folder, the
     folder does not accept new files (checked by creating and deleting a probe file, which also works for
-    read-only file systems and for root).
+    read-only file systems and for root), or ``path`` is one of ``inputs`` (see
+    :func:`refuse_overwriting_inputs`).
     """
+    refuse_overwriting_inputs(path, inputs)
     kinds = tuple(kinds)
     unknown = [kind for kind in kinds if kind not in WRITABLE_EXTENSIONS]
     if unknown:

@@ -6,15 +6,22 @@ assertion with the SHA-256 of the source photo and of the driver (their hashes, 
 settings, and whether the invisible watermark was applied. It is signed offline (no timestamp authority)
 with ES256 by a local certificate: on first use a small CA and a signing certificate (digitalSignature,
 EKU emailProtection, as the C2PA trust model asks of end-entity certificates) are created in the key
-folder, private keys with permissions 0600. The key folder is, in order: the ``key_dir`` argument,
-``$HEADSHOT_KEY_DIR``, ``$XDG_CONFIG_HOME/headshot``, ``~/.config/headshot``. A user-supplied key and
-certificate chain can be placed there as ``signer.key`` / ``signer-chain.pem``.
+folder, the private key with permissions 0600. The CA's private key signs that one certificate and is
+then thrown away (a ``ca.key`` left by older versions is deleted when it belongs to the chain's CA).
+Creation holds a lock on ``.signer.lock`` in the key folder, so that processes starting together on a
+fresh folder make one identity, not a key from one and a certificate from another. The key folder is,
+in order: the ``key_dir`` argument, ``$HEADSHOT_KEY_DIR``, ``$XDG_CONFIG_HOME/headshot``,
+``~/.config/headshot``. A user-supplied ECDSA P-256 key and certificate chain can be placed there as
+``signer.key`` / ``signer-chain.pem``; a key that does not match its certificate, or unreadable files, are
+a one-line :class:`CredentialsError` that says how to fix the folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -28,9 +35,14 @@ DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlg
 GENERATION_LABEL = "org.headshot.generation"
 KEY_FILE = "signer.key"
 CHAIN_FILE = "signer-chain.pem"
-CA_KEY_FILE = "ca.key"
+CA_KEY_FILE = "ca.key"  # written by older versions; never needed after the signer certificate is made
+LOCK_FILE = ".signer.lock"
+# Containers c2pa can embed a manifest in, among those headshot writes (not .mkv or .bmp).
 MIME_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".jpg": "image/jpeg",
-              ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+              ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".tif": "image/tiff",
+              ".tiff": "image/tiff"}
+
+log = logging.getLogger("headshot")
 
 
 class CredentialsError(HeadshotError):
@@ -48,30 +60,126 @@ def key_folder(key_dir: Path | None = None) -> Path:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    os.chmod(path, 0o600)
+    """Write ``data`` to ``path`` with permissions 0600, whole or not at all (temporary file + rename)."""
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp makes 0600 files
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """Hold an exclusive lock on ``folder/.signer.lock`` (blocks while another process holds it)."""
+    try:
+        descriptor = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise CredentialsError(f"cannot use the key folder {folder}: {error.strerror or error}") from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            import msvcrt
+
+            msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)
+        else:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def _broken(folder: Path, problem: str) -> CredentialsError:
+    return CredentialsError(
+        f"the signing identity in {folder} is unusable ({problem}): delete {KEY_FILE} and {CHAIN_FILE} there "
+        f"to make a new local one, or set HEADSHOT_KEY_DIR to another folder"
+    )
+
+
+def _load_identity(folder: Path) -> tuple[bytes, bytes]:
+    """Read and check (chain PEM, key PEM): the key must be ECDSA P-256 and match the first certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        chain, key_pem = (folder / CHAIN_FILE).read_bytes(), (folder / KEY_FILE).read_bytes()
+    except OSError as error:
+        raise CredentialsError(f"cannot read the signing identity in {folder}: {error.strerror or error}") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as error:
+        raise _broken(folder, f"{KEY_FILE} is not a readable unencrypted private key") from error
+    try:
+        certificates = x509.load_pem_x509_certificates(chain)
+    except ValueError as error:
+        raise _broken(folder, f"{CHAIN_FILE} is not a readable PEM certificate chain") from error
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise _broken(folder, f"{KEY_FILE} is not an ECDSA P-256 key, which ES256 signing needs")
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != certificates[0].public_key().public_bytes(*spki):
+        raise _broken(folder, f"{KEY_FILE} does not match the first certificate of {CHAIN_FILE}")
+    return chain, key_pem
+
+
+def _drop_ca_key(folder: Path, chain: bytes) -> None:
+    """Delete a ``ca.key`` left by older versions when it is the key of the chain's CA (never needed again)."""
+    ca_key_path = folder / CA_KEY_FILE
+    if not ca_key_path.is_file():
+        return
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:
+        ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+        issuers = {cert.public_key().public_bytes(*spki) for cert in x509.load_pem_x509_certificates(chain)[1:]}
+    except (OSError, ValueError, TypeError):
+        return  # not ours to judge: leave it
+    if ca_key.public_key().public_bytes(*spki) in issuers:
+        with contextlib.suppress(OSError):  # a read-only folder keeps it; signing does not need it either way
+            ca_key_path.unlink()
+            log.info("deleted %s: the local CA's private key is not needed after its one certificate", ca_key_path)
 
 
 def ensure_signing_identity(key_dir: Path | None = None) -> tuple[bytes, bytes]:
-    """Return (certificate chain PEM, private key PEM), creating a local CA and signer on first use."""
+    """Return (certificate chain PEM, private key PEM), creating a local CA and signer on first use.
+
+    Safe when several processes start on a fresh folder at once (one creates, the others wait for it).
+    Raises :class:`CredentialsError` with a one-line fix when the folder holds an unusable identity.
+    """
     folder = key_folder(key_dir)
     key_path, chain_path = folder / KEY_FILE, folder / CHAIN_FILE
-    if key_path.is_file() and chain_path.is_file():
-        return chain_path.read_bytes(), key_path.read_bytes()
-    if key_path.exists() != chain_path.exists():
-        raise CredentialsError(f"{folder} has only one of {KEY_FILE} and {CHAIN_FILE}; add the other or remove it")
+    if not (key_path.is_file() and chain_path.is_file()):
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise CredentialsError(f"cannot create the key folder {folder}: {error.strerror}") from None
+        with _folder_lock(folder):
+            key_there, chain_there = key_path.exists(), chain_path.exists()
+            if key_there != chain_there:
+                missing = CHAIN_FILE if key_there else KEY_FILE
+                raise _broken(folder, f"{missing} is missing")
+            if not key_there:
+                _create_identity(folder)
+    chain, key_pem = _load_identity(folder)
+    _drop_ca_key(folder, chain)
+    return chain, key_pem
 
+
+def _create_identity(folder: Path) -> None:
+    """Make a local CA and a signer certificate issued by it; write ``signer-chain.pem`` then ``signer.key``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as error:
-        raise CredentialsError(f"cannot create the key folder {folder}: {error.strerror}") from None
     now = datetime.datetime.now(datetime.timezone.utc)
     start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
 
@@ -104,13 +212,24 @@ def ensure_signing_identity(key_dir: Path | None = None) -> tuple[bytes, bytes]:
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
     pem = serialization.Encoding.PEM
-    plain = (serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     chain = cert.public_bytes(pem) + ca_cert.public_bytes(pem)
-    key_pem = key.private_bytes(pem, *plain)
-    _write_private(folder / CA_KEY_FILE, ca_key.private_bytes(pem, *plain))
-    _write_private(key_path, key_pem)
-    _write_private(chain_path, chain)
-    return chain, key_pem
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    # the chain first: a folder with a key always has its certificate (readers check for both files)
+    _write_private(folder / CHAIN_FILE, chain)
+    _write_private(folder / KEY_FILE, key_pem)
+
+
+def check_signable(path: str | os.PathLike) -> None:
+    """Raise :class:`OutputError` unless content credentials can be embedded in ``path``'s format.
+
+    Call it before the work that makes the file, so that an unsupported container fails at once.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in MIME_TYPES:
+        raise OutputError(
+            f"cannot attach content credentials to {suffix or 'extensionless'} files (supported: "
+            f"{', '.join(sorted(MIME_TYPES))}); choose one of those or turn credentials off (--no-credentials)"
+        )
 
 
 def _mime_type(path: Path) -> str:
@@ -149,13 +268,16 @@ def build_manifest(*, source_path: Path | None, driver_path: Path | None, settin
 
 
 def sign_file(path: Path, *, source_path: Path | None = None, driver_path: Path | None = None,
-              settings: dict, watermarked: bool, key_dir: Path | None = None) -> None:
-    """Embed a signed C2PA manifest into a finished mp4/jpg/png, in place and atomically.
+              settings: dict, watermarked: bool, key_dir: Path | None = None, title: str | None = None) -> None:
+    """Embed a signed C2PA manifest into a finished mp4/mov/jpg/png/webp/tiff, in place and atomically.
 
     ``source_path``/``driver_path``: files whose SHA-256 is recorded (None when absent, e.g. a preset).
     ``settings``: JSON-able generation options. ``watermarked``: False records ``--no-watermark``.
     ``key_dir``: folder of the signing identity (created on first use; see :func:`key_folder`).
-    Raises :class:`CredentialsError` / :class:`InputError` / :class:`OutputError` with one-line messages.
+    ``title``: the manifest's title (default: the file's name); give the final name when signing a
+    temporary file before it is renamed into place, as ``animate_to_file`` does.
+    Raises :class:`CredentialsError` / :class:`InputError` / :class:`OutputError` with one-line messages;
+    ``path`` is then unchanged.
     """
     import c2pa
 
@@ -165,7 +287,7 @@ def sign_file(path: Path, *, source_path: Path | None = None, driver_path: Path 
         raise InputError(f"{path}: missing or empty; nothing to sign")
     chain, key_pem = ensure_signing_identity(key_dir)
     manifest = build_manifest(source_path=source_path, driver_path=driver_path, settings=settings,
-                              watermarked=watermarked, title=path.name)
+                              watermarked=watermarked, title=title or path.name)
     try:
         handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     except OSError as error:
@@ -178,7 +300,9 @@ def sign_file(path: Path, *, source_path: Path | None = None, driver_path: Path 
         os.chmod(temp_name, stat.S_IMODE(path.stat().st_mode))  # mkstemp makes 0600; keep the output's mode
         os.replace(temp_name, path)
     except c2pa.C2paError as error:
-        raise CredentialsError(f"{path.name}: C2PA signing failed: {str(error).splitlines()[0]}") from None
+        raise CredentialsError(f"{title or path.name}: C2PA signing failed: {str(error).splitlines()[0]}") from None
+    except OSError as error:
+        raise OutputError(f"cannot write {title or path.name}: {error.strerror or error}") from None
     finally:
         if os.path.exists(temp_name):
             os.unlink(temp_name)

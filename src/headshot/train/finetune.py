@@ -193,6 +193,7 @@ def finetune_networks(model_file, crops: np.ndarray, landmarks: np.ndarray, step
 
 def finetune_person(options: FinetuneOptions) -> dict:
     """Crop the shots, fine-tune (or FF) and write the person file. Returns ``{"shots", "steps", "losses"}``."""
+    from ..io.atomic import refuse_overwriting_inputs
     from ..io.images import read_image
     from ..neural.checkpoint import load_model, save_model
     from ..neural.engine import default_model_path
@@ -205,6 +206,7 @@ def finetune_person(options: FinetuneOptions) -> dict:
     if not output.parent.is_dir():
         raise InputError(f"output folder does not exist: {output.parent}")
     model_path = Path(options.model) if options.model else default_model_path()
+    refuse_overwriting_inputs(output, [*options.shots, model_path])
     model_file = load_model(model_path)
     train_cfg = model_file.metadata.get("train_config") or {}
     images = [read_image(path) for path in options.shots]
