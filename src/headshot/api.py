@@ -50,52 +50,66 @@ def animate_to_file(source, driver, output, options: AnimateOptions | None = Non
     """Animate and write the result: a video (H.264 mp4, driver's fps and audio) or, for an image driver, an image.
 
     The output appears only when complete (temporary file + rename); it carries the invisible watermark
-    and, unless disabled, C2PA content credentials. ``progress(done, total, animation)`` is called per frame.
+    and, unless disabled, C2PA content credentials, signed on the temporary file before the rename: a run
+    either leaves a signed file or nothing (an earlier file at ``output`` is then untouched). An output
+    that is one of the inputs (under any spelling, link or hard link), or whose container cannot carry
+    credentials, is refused before any work. ``progress(done, total, animation)`` is called per frame.
     Returns the finished :class:`Animation` (timings in ``.timer``).
     """
-    from .io.atomic import check_output_path
+    from .io.atomic import atomic_output, check_output_path
     from .io.images import is_image_path, write_image
 
     options = make_options(options, **overrides)
     output = Path(output)
     image_output = is_image_path(output)
-    check_output_path(output, kinds=("image",) if image_output else ("video",))
+    output = check_output_path(output, kinds=("image",) if image_output else ("video",),
+                               inputs=(source, driver, options.model))
+    if options.credentials:  # a container or key folder that cannot sign fails now, not after the encode
+        from .provenance.credentials import check_signable, ensure_signing_identity
+
+        check_signable(output)
+        ensure_signing_identity()
     job = Animation(source, driver, options)
     if job.driver.kind == "image" and not image_output:
         raise OutputError(f"the driver is a single image, so the output must be an image (.png/.jpg), not {output.name}")
     total = job.frame_count
-    if image_output:
-        frame = next(iter(job.frames()), None)
-        if frame is None:
-            raise HeadshotError("the driver produced no frames")
-        write_image(output, frame)
-        if progress:
-            progress(1, 1, job)
-    else:
-        from .io.video import VideoWriter
+    # Everything, credentials included, goes into a private hidden file that is renamed into place last.
+    with atomic_output(output) as staging:
+        if image_output:
+            frame = next(iter(job.frames()), None)
+            if frame is None:
+                raise HeadshotError("the driver produced no frames")
+            write_image(staging, frame)
+            if progress:
+                progress(1, 1, job)
+        else:
+            from .io.video import VideoWriter
 
-        written = 0
-        with VideoWriter(output, fps=job.fps, size=job.output_size, audio_from=job.audio_path) as writer:
-            for frame in job.frames():
-                writer.write(frame)
-                written += 1
-                if progress:
-                    progress(written, total, job)
-    if options.credentials:
-        _sign(output, job)
+            written = 0
+            with VideoWriter(staging, fps=job.fps, size=job.output_size, audio_from=job.audio_path) as writer:
+                for frame in job.frames():
+                    writer.write(frame)
+                    written += 1
+                    if progress:
+                        progress(written, total, job)
+        if options.credentials:
+            _sign(staging, output.name, job)
     return job
 
 
-def _sign(output: Path, job: Animation) -> None:
-    from .provenance.credentials import sign_file
+def _sign(path: Path, title: str, job: Animation) -> None:
+    """Sign the finished file at ``path`` (to become ``title``); any failure is a one-line CredentialsError."""
+    from .provenance.credentials import CredentialsError, sign_file
 
     try:
-        sign_file(output, source_path=job.source_path, driver_path=job.driver.path,
-                  settings=job.settings(), watermarked=job.options.watermark)
+        sign_file(path, source_path=job.source_path, driver_path=job.driver.path,
+                  settings=job.settings(), watermarked=job.options.watermark, title=title)
     except HeadshotError:
         raise
-    except Exception as error:  # keep the finished video; say plainly that it has no credentials
-        log.warning("could not add content credentials to %s: %s", output, error)
+    except Exception as error:  # a run asked for credentials never ends with an unsigned file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CredentialsError(f"could not add content credentials to {title} ({reason}); nothing was written "
+                               f"(--no-credentials skips them)") from None
 
 
 def extract_motion(driver, output, max_frames: int | None = None,
@@ -111,7 +125,7 @@ def extract_motion(driver, output, max_frames: int | None = None,
     from .motion.template import MotionTemplate
 
     output = Path(output)
-    check_output_path(output, kinds=("motion",))
+    check_output_path(output, kinds=("motion",), inputs=(driver,))
     video = VideoDriver(Path(driver), max_frames)
     landmarks, blendshapes, present = [], [], []
     empty_lm, empty_bs = np.zeros((478, 3), np.float32), np.zeros(52, np.float32)
