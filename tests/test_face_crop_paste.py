@@ -41,7 +41,9 @@ def test_crop_past_the_border_is_padded(astronaut):
     out = crop(astronaut, box, 300)
     assert out.shape == (300, 300, 3)
     np.testing.assert_array_equal(out[50:, 100:], astronaut[:250, :200])
-    np.testing.assert_array_equal(out[0, 100:], astronaut[0, :200])  # replicated edge
+    # the padding continues the edge without a seam (tests/test_crop_border.py: and without stripes)
+    seam = np.abs(out[49, 100:].astype(int) - astronaut[0, :200].astype(int))
+    assert seam.mean() < 3
 
 
 def test_stable_cropper_ignores_jitter_and_follows_cuts(astronaut_face):

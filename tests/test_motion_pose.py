@@ -93,3 +93,14 @@ def test_reference_is_symmetric_and_frontal():
 def test_bad_shape_raises():
     with pytest.raises(ValueError):
         decompose(np.zeros((68, 2)))
+
+
+def test_rotation_angle_is_accurate_near_zero_and_180():
+    # acos((trace - 1) / 2) turns a last-bit error of the trace into ~1e-6 degrees near the identity
+    assert rotation_angle(np.eye(3)) == 0.0
+    for angle in (1e-7, 1e-4, 0.5, 30.0, 90.0, 179.0, 180.0):
+        assert rotation_angle(rotation_matrix(yaw=angle)) == pytest.approx(angle, rel=1e-9)
+        assert rotation_angle(rotation_matrix(12, -7, 3).T @ rotation_matrix(roll=angle) @ rotation_matrix(12, -7, 3)) \
+            == pytest.approx(angle, rel=1e-6, abs=1e-9)
+    rounding = np.eye(3) + np.array([[0, 2e-16, 0], [-2e-16, 0, 0], [0, 0, 2e-16]])  # identity, last bits off
+    assert rotation_angle(rounding) < 1e-12

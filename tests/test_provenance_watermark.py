@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from headshot.provenance import attacks
-from headshot.provenance.watermark import N_BITS, Payload, Watermarker, decode_frames
+from headshot.provenance.watermark import N_BITS, Payload, Watermarker, decode_frames, fully_marked
 
 # 910x512 talking head; the benchmark measures the rate over many clips (some fail, see its table)
 CLIP = "mead_W036__spectre__W036_level_3_happy_007.mp4"
@@ -38,8 +38,13 @@ def test_mark_keeps_shape_and_quality(astronaut, dev_data):
         marked = marker.mark(frame)
         assert marked.shape == frame.shape and marked.dtype == np.uint8
         assert attacks.psnr(frame, marked) >= 40.0
+    # a frame smaller than one tile gets the part of the pattern that fits (and is reported as partial)
+    small = np.ascontiguousarray(frames[0][:100, :300])
+    marked = marker.mark(small)
+    assert marked.shape == small.shape and attacks.psnr(small, marked) >= 40.0
+    assert not fully_marked(300, 100) and fully_marked(128, 128)
     with pytest.raises(ValueError):
-        marker.mark(np.zeros((100, 300, 3), np.uint8))
+        marker.mark(np.zeros((100, 300), np.uint8))
 
 
 def test_marked_image_decodes_with_payload(astronaut, tmp_path):

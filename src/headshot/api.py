@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from .errors import HeadshotError, OutputError
+from .errors import HeadshotError, OptionError, OutputError
 from .pipeline import Animation, AnimateOptions
 
 __all__ = ["AnimateOptions", "Animation", "animate", "animate_to_file", "extract_motion", "make_options"]
@@ -24,12 +25,33 @@ log = logging.getLogger("headshot")
 
 
 def make_options(options: AnimateOptions | None = None, **overrides) -> AnimateOptions:
-    """``options`` (or the defaults) with keyword overrides; unknown keywords raise ``TypeError``."""
+    """``options`` (or the defaults) with keyword overrides, checked (:meth:`AnimateOptions.validate`).
+
+    Unknown keywords, wrong types and out-of-range values raise :class:`~headshot.errors.OptionError`
+    (a ``HeadshotError`` that is also a ``TypeError``/``ValueError``) with the CLI's one-line message.
+    """
+    if options is not None and not isinstance(options, AnimateOptions):
+        raise OptionError(f"options must be an AnimateOptions (got {type(options).__name__}); "
+                          f"pass single options as keywords, e.g. size=256")
     names = {f.name for f in fields(AnimateOptions)}
     unknown = set(overrides) - names
     if unknown:
-        raise TypeError(f"unknown animate option(s): {', '.join(sorted(unknown))}")
-    return replace(options or AnimateOptions(), **overrides)
+        raise OptionError(f"unknown animate option(s): {', '.join(sorted(unknown))}")
+    return replace(options or AnimateOptions(), **overrides).validate()
+
+
+def _path_argument(value, what: str):
+    """``value`` if it is a path (str or ``os.PathLike``); else :class:`OptionError`."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise OptionError(f"{what} must be a file path (got {type(value).__name__})")
+    return value
+
+
+def _is_image_driver(driver) -> bool:
+    """Whether ``driver`` is an image file (one output frame); presets, templates and videos are not."""
+    from .io.images import is_image_path
+
+    return isinstance(driver, (str, os.PathLike)) and is_image_path(driver)
 
 
 def animate(source, driver=None, options: AnimateOptions | None = None, **overrides) -> Iterator[np.ndarray]:
@@ -60,8 +82,11 @@ def animate_to_file(source, driver, output, options: AnimateOptions | None = Non
     from .io.images import is_image_path, write_image
 
     options = make_options(options, **overrides)
-    output = Path(output)
+    output = Path(_path_argument(output, "output"))
     image_output = is_image_path(output)
+    if image_output and options.max_frames != 1 and not _is_image_driver(driver):
+        raise OutputError(f"{output.name} is an image but the driver has many frames: write a video (.mp4), "
+                          f"or pass --max-frames 1 for one frame")
     output = check_output_path(output, kinds=("image",) if image_output else ("video",),
                                inputs=(source, driver, options.model))
     if options.credentials:  # a container or key folder that cannot sign fails now, not after the encode

@@ -7,13 +7,14 @@ only, no pixels) or a built-in preset. Each yields, per output frame, the driver
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from .errors import InputError, NoFaceError
+from .errors import InputError, NoFaceError, OptionError
 from .face.landmarker import FaceAnalyzer, FaceObservation
 
 
@@ -217,7 +218,7 @@ class TemplateDriver(Driver):
     def load(cls, path: Path, max_frames: int | None = None) -> "TemplateDriver":
         from .motion.template import MotionTemplate
 
-        return cls(MotionTemplate.load(path), path, max_frames)
+        return cls(MotionTemplate.load(path, max_frames), path, max_frames)
 
     def __iter__(self) -> Iterator[DriverFrame]:
         present = np.asarray(self.template.present, bool)
@@ -252,6 +253,9 @@ def open_driver(driver, *, motion: str | None = None, source_landmarks: np.ndarr
     from .io.images import is_image_path
     from .io.video import check_input_file
 
+    if not isinstance(driver, (str, os.PathLike)):
+        raise OptionError(f"driver must be a file path (video, image, .motion), a MotionTemplate or None "
+                          f"with a preset (got {type(driver).__name__})")
     path = Path(driver)
     check_input_file(path, "driver")
 

@@ -16,6 +16,13 @@ class NoFaceError(HeadshotError):
     """No face was found where one is required."""
 
 
+class OptionError(HeadshotError, TypeError, ValueError):
+    """An option has the wrong type or is out of range (``--size big``, ``pose_scale=inf``).
+
+    Also a ``TypeError`` and a ``ValueError``, so Python callers that catch those keep working.
+    """
+
+
 class InputError(HeadshotError):
     """A file is missing, empty, corrupt, or of an unsupported format."""
 

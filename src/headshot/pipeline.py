@@ -7,6 +7,9 @@ renders a crop from target landmarks (see DESIGN.md).
 from __future__ import annotations
 
 import logging
+import math
+import numbers
+import os
 import time
 import uuid
 from collections import defaultdict
@@ -18,15 +21,16 @@ import cv2
 import numpy as np
 
 from .drivers import Driver, DriverFrame, ensure_face_found, open_driver
-from .errors import HeadshotError, InputError
+from .errors import HeadshotError, InputError, OptionError
 from .face.crop import CropBox, StableCropper, crop, crop_box
-from .face.landmarker import FaceAnalyzer
+from .face.landmarker import FaceAnalyzer, choose_face
 from .face.paste import Paster
 
 log = logging.getLogger("headshot")
 
 REGIONS = ("pose", "expression", "eyes", "lips")
 MAX_FULL_SIDE = 1920  # full-photo outputs are capped to this long side unless --size says otherwise
+MAX_MOTION_SCALE = 3.0  # --expression-scale / --pose-scale: 3x a talking head's motion already folds the warp
 
 
 @dataclass
@@ -39,37 +43,49 @@ class AnimateOptions:
     seconds: float | None = None          # preset length in seconds (default: the preset's own)
     mode: str = "relative"                # "relative": driver's motion on the source's face; "absolute": same person
     reference: str = "auto"               # driver frame taken as "no motion": auto, first, best, or a frame index
-    regions: tuple[str, ...] = REGIONS    # what to animate: any of pose, expression, eyes, lips
-    expression_scale: float = 1.0         # multiplier on expression motion
-    pose_scale: float = 1.0               # multiplier on head rotation and translation
+    regions: tuple[str, ...] = REGIONS    # what to animate: any of pose, expression, eyes, lips ("lips,eyes" or a sequence)
+    expression_scale: float = 1.0         # multiplier on expression motion, 0 to 3
+    pose_scale: float = 1.0               # multiplier on head rotation and translation, 0 to 3
     smoothing: float = 0.5                # driver landmark smoothing, 0 (off) to 1 (strong); One-Euro filter
     crop_only: bool = False               # output the animated face crop instead of the full photo
     size: int | None = None               # crop side (crop-only, default 512) or long side of the full output
     fps: float | None = None              # output frame rate (default: the driver's)
     max_frames: int | None = None         # stop after this many driver frames
-    face_index: int = 0                   # which face of the source photo, largest first
+    face_index: int = 0                   # which face of the source photo, largest first (0, 1, ...)
     side_by_side: bool = False            # output driver | source | result
     watermark: bool = True                # invisible provenance watermark on every frame
     label: bool = False                   # visible "AI-generated" corner label
     credentials: bool = True              # C2PA content credentials on the output file
-    crop_scale: float = 2.0               # crop side as a multiple of the face size
+    crop_scale: float = 2.0               # crop side as a multiple of the face size, 1 to 4
 
     def validate(self) -> "AnimateOptions":
-        bad = [r for r in self.regions if r not in REGIONS]
-        if bad or not self.regions:
-            raise HeadshotError(f"--regions must be a comma list of {', '.join(REGIONS)} (got {','.join(self.regions)})")
-        if self.mode not in ("relative", "absolute"):
-            raise HeadshotError(f"unknown mode {self.mode!r}: use relative or absolute")
-        if not (0.0 <= self.smoothing <= 1.0):
-            raise HeadshotError("--smoothing must be between 0 and 1")
-        if self.size is not None and not (64 <= self.size <= 4096):
-            raise HeadshotError("--size must be between 64 and 4096 pixels")
-        if self.fps is not None and not (1 <= self.fps <= 120):
-            raise HeadshotError("--fps must be between 1 and 120")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise HeadshotError("--max-frames must be at least 1")
-        if str(self.reference) not in ("auto", "first", "best") and not str(self.reference).isdigit():
-            raise HeadshotError("--reference must be auto, first, best, or a frame number")
+        """Check every option's type and range and bring it to its normal form (``regions`` a tuple,
+        numbers ``int``/``float``); returns ``self``. Raises :class:`OptionError` (one line, the CLI's
+        option names) for a wrong type or an out-of-range value."""
+        from . import validation as check
+
+        self.engine = check.text(self.engine, "--engine")
+        self.model = check.text(self.model, "--model", optional=True, path=True)
+        self.motion = check.text(self.motion, "--motion", optional=True)
+        if self.seconds is not None:  # the preset checks the range
+            self.seconds = check.number(self.seconds, "--seconds", 0.0, math.inf)
+        self.mode = check.text(self.mode, "mode", ("relative", "absolute"))
+        if isinstance(self.reference, numbers.Integral) and not isinstance(self.reference, bool):
+            self.reference = str(check.number(self.reference, "--reference", 0, math.inf, integer=True))
+        if not isinstance(self.reference, str) or (
+                self.reference not in ("auto", "first", "best") and not self.reference.isdigit()):
+            raise OptionError(f"--reference must be auto, first, best, or a frame number (got {self.reference!r})")
+        self.regions = check.names(self.regions, "--regions", REGIONS)
+        self.expression_scale = check.number(self.expression_scale, "--expression-scale", 0.0, MAX_MOTION_SCALE)
+        self.pose_scale = check.number(self.pose_scale, "--pose-scale", 0.0, MAX_MOTION_SCALE)
+        self.smoothing = check.number(self.smoothing, "--smoothing", 0.0, 1.0)
+        self.size = check.number(self.size, "--size", 64, 4096, integer=True, optional=True)
+        self.fps = check.number(self.fps, "--fps", 1.0, 120.0, optional=True)
+        self.max_frames = check.number(self.max_frames, "--max-frames", 1, math.inf, integer=True, optional=True)
+        self.face_index = check.number(self.face_index, "--face-index", 0, math.inf, integer=True)
+        for name in ("crop_only", "side_by_side", "watermark", "label", "credentials"):
+            setattr(self, name, check.switch(getattr(self, name), name))
+        self.crop_scale = check.number(self.crop_scale, "crop_scale", 1.0, 4.0)
         return self
 
 
@@ -93,6 +109,8 @@ def load_source(source) -> tuple[np.ndarray, Path | None]:
 
     if isinstance(source, np.ndarray):
         return read_image(source), None
+    if not isinstance(source, (str, os.PathLike)):
+        raise OptionError(f"source must be a photo path or an RGB uint8 array (got {type(source).__name__})")
     path = Path(source)
     if not path.exists():
         raise InputError(f"source photo not found: {path}")
@@ -138,7 +156,12 @@ class Animation:
         self.source_image = image
         name = self.source_path.name if self.source_path else "source image"
         with FaceAnalyzer() as analyzer:
-            face = analyzer.detect_one(image, options.face_index, what=f"source photo {name}")
+            faces = analyzer.detect(image)
+        face = choose_face(faces, options.face_index, what=f"source photo {name}")
+        if len(faces) > 1:  # not an error: say which one, and how to pick another
+            which = ("the largest (--face-index 1 for the next)" if options.face_index == 0 else
+                     f"--face-index {options.face_index} (0 is the largest)")
+            log.warning("%s: %d faces found, animating %s", name, len(faces), which)
         self.source_face = face
         self.box: CropBox = crop_box(face.landmarks, scale=options.crop_scale)
         if options.crop_only:
@@ -175,6 +198,7 @@ class Animation:
             height, width = image.shape[:2]
         # side by side: driver crop (square) | source | result
         self.output_size = (height + 2 * width, height) if options.side_by_side else (width, height)
+        self.watermark_partial = False  # output smaller than the watermark's tile (see provenance.watermark)
         self.marker = self._make_marker()
 
     # -- set-up helpers ------------------------------------------------------------------------------------
@@ -221,9 +245,13 @@ class Animation:
         if not (self.options.watermark or self.options.label):
             return None
         from .provenance.label import burn_label
-        from .provenance.watermark import Payload, Watermarker
+        from .provenance.watermark import TILE, Payload, Watermarker, fully_marked
 
         watermarker = Watermarker(Payload(run_id=self.run_id)) if self.options.watermark else None
+        if watermarker is not None and not fully_marked(*self.output_size):
+            self.watermark_partial = True  # recorded in the credentials (settings)
+            log.warning("the output (%dx%d) is under %d px on a side: its invisible watermark is partial and "
+                        "headshot verify may not find it", *self.output_size, TILE)
 
         def mark(frame: np.ndarray) -> np.ndarray:
             if self.options.label:
@@ -327,5 +355,5 @@ class Animation:
         out = asdict(self.options)
         out["regions"] = list(self.options.regions)
         out.update(run_id=self.run_id, driver_kind=self.driver.kind, fps=self.fps,
-                   output_size=list(self.output_size))
+                   output_size=list(self.output_size), watermark_partial=self.watermark_partial)
         return out

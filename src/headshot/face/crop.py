@@ -1,7 +1,8 @@
 """Square face crops: where to cut, how to cut, and how to map landmarks in and out.
 
-A :class:`CropBox` is a square in image pixels; it may extend past the image (the crop is padded by
-edge replication there), which keeps faces near the border centred.
+A :class:`CropBox` is a square in image pixels; it may extend past the image, which keeps faces near
+the border centred. There the crop continues the photo's edge, blurred more and more with the distance
+from it (see :func:`crop`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import numpy as np
 # Margins as multiples of the landmark box size: room for hair above, chin and neck below.
 DEFAULT_SCALE = 2.0
 DEFAULT_SHIFT_UP = 0.12
+# Outside the photo: Gaussian blurs (sigma as a fraction of the padded square's side) of the replicated
+# edge, each reached in full at twice its sigma from the photo's edge. Plain replication draws the edge
+# pixels out into stripes (a dark band off a collar, hair pulled up to the top); a mirror draws a second,
+# upside-down chin or head.
+_FILL_BLURS = (0.01, 0.03, 0.08)
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,9 @@ def crop_box(landmarks: np.ndarray, scale: float = DEFAULT_SCALE, shift_up: floa
 def crop(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
     """Cut ``box`` out of ``image`` (HWC) and resize it to ``size``×``size``.
 
-    Parts of the box outside the image are filled by edge replication. Boxes from :func:`crop_box`
-    have integer corners, so the mapping of :meth:`CropBox.to_crop` is exact.
+    Parts of the box outside the image continue its edge, smoothed more and more with the distance from
+    it (:func:`pad`); pixels inside the image are copied unchanged. Boxes from :func:`crop_box` have
+    integer corners, so the mapping of :meth:`CropBox.to_crop` is exact.
     """
     height, width = image.shape[:2]
     x0, y0, side = int(round(box.x0)), int(round(box.y0)), int(round(box.side))
@@ -82,11 +89,54 @@ def crop(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
     pad_right, pad_bottom = max(0, x0 + side - width), max(0, y0 + side - height)
     region = image[max(0, y0):min(height, y0 + side), max(0, x0):min(width, x0 + side)]
     if pad_left or pad_top or pad_right or pad_bottom:
-        region = cv2.copyMakeBorder(region, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)
+        region = pad(region, pad_top, pad_bottom, pad_left, pad_right)
     if side == size:
         return np.ascontiguousarray(region)
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(region, (size, size), interpolation=interpolation)
+
+
+def pad(image: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """``image`` (HWC or HW, uint8) grown by the given numbers of pixels on each side.
+
+    The new pixels replicate the nearest edge pixel, blended into ever stronger blurs of that with the
+    distance from the edge (:data:`_FILL_BLURS`): continuous at the edge, a soft smear of the edge's
+    colours farther out, without stripes or mirrored features. The original pixels are unchanged.
+    """
+    padded = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    height, width = padded.shape[:2]
+    rows, columns = np.arange(height)[:, None], np.arange(width)[None, :]
+    distance = np.maximum(np.maximum(top - rows, rows - (height - 1 - bottom)),
+                          np.maximum(left - columns, columns - (width - 1 - right))).astype(np.float32)
+    if padded.ndim == 3:
+        distance = distance[..., None]
+    # The new pixels lie in four bands around the photo (rectangles: cheap to slice).
+    middle = slice(top, height - bottom)
+    bands = [(slice(0, top), slice(None)), (slice(height - bottom, height), slice(None)),
+             (middle, slice(0, left)), (middle, slice(width - right, width))]
+    bands = [band for band in bands if padded[band].size]
+    values = [padded[band].astype(np.float32) for band in bands]
+    for fraction in _FILL_BLURS:
+        sigma = fraction * max(height, width)
+        blurred = _blurred(padded, sigma)
+        for band, value in zip(bands, values):
+            value += np.clip(distance[band] / (2.0 * sigma), 0.0, 1.0) * (blurred[band] - value)
+    for band, value in zip(bands, values):
+        padded[band] = np.clip(np.round(value), 0, 255).astype(padded.dtype)
+    return padded
+
+
+def _blurred(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (float32) of ``image``, computed at a lower resolution when ``sigma`` is large: the
+    result holds no detail finer than ``sigma`` anyway, and a full-size 100-pixel kernel is slow."""
+    height, width = image.shape[:2]
+    factor = max(1, int(sigma // 3))
+    small = image if factor == 1 else cv2.resize(
+        image, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small.astype(np.float32), (0, 0), sigma / factor)
+    if factor == 1:
+        return small
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 class StableCropper:

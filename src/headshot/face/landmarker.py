@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..assets import face_landmarker_path
-from ..errors import NoFaceError
+from ..errors import NoFaceError, OptionError
 
 N_LANDMARKS = 478
 N_BLENDSHAPES = 52
@@ -167,15 +167,25 @@ class FaceAnalyzer:
 
         ``what`` names the image in error messages ("source photo", "driver frame 12", ...).
         """
-        faces = self.detect(image, timestamp_ms)
-        if not faces:
-            raise NoFaceError(f"no face found in the {what}")
-        if face_index >= len(faces):
-            raise NoFaceError(
-                f"--face-index {face_index} asked for, but the {what} has {len(faces)} face(s)")
-        face = faces[face_index]
-        if face.size < MIN_FACE_PIXELS:
-            raise NoFaceError(
-                f"the face in the {what} is too small ({face.size:.0f} px; need at least "
-                f"{MIN_FACE_PIXELS} px): use a larger or closer photo")
-        return face
+        return choose_face(self.detect(image, timestamp_ms), face_index, what)
+
+
+def choose_face(faces: list[FaceObservation], face_index: int = 0, what: str = "image") -> FaceObservation:
+    """The ``face_index``-th of ``faces`` (largest first, as :meth:`FaceAnalyzer.detect` returns them).
+
+    Raises :class:`NoFaceError` (one line, naming ``what``) if there is no such face or it is smaller
+    than ``MIN_FACE_PIXELS``, and :class:`OptionError` for a negative index.
+    """
+    if face_index < 0:
+        raise OptionError(f"--face-index must be 0 (the largest face) or more (got {face_index})")
+    if not faces:
+        raise NoFaceError(f"no face found in the {what}")
+    if face_index >= len(faces):
+        raise NoFaceError(
+            f"--face-index {face_index} asked for, but the {what} has {len(faces)} face(s)")
+    face = faces[face_index]
+    if face.size < MIN_FACE_PIXELS:
+        raise NoFaceError(
+            f"the face in the {what} is too small ({face.size:.0f} px; need at least "
+            f"{MIN_FACE_PIXELS} px): use a larger or closer photo")
+    return face

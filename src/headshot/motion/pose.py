@@ -187,6 +187,13 @@ def compose(pose: HeadPose, canonical: np.ndarray) -> np.ndarray:
 
 
 def rotation_angle(rotation: np.ndarray) -> float:
-    """Angle (degrees) of a rotation matrix: how far it turns about its axis."""
-    cosine = (np.trace(rotation) - 1.0) / 2.0
-    return math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
+    """Angle (degrees, 0..180) of a rotation matrix ``(3, 3)``: how far it turns about its axis.
+
+    ``atan2(2 sin, 2 cos)`` from the skew part (``2 sin(angle) * axis``) and the trace
+    (``1 + 2 cos(angle)``): ``acos`` of the trace alone loses half the digits near 0 (an identity
+    that is off by 1e-16 reads as 1e-6 degrees) and depends on rounding in the last bit.
+    """
+    r = np.asarray(rotation, dtype=np.float64)
+    twice_sine = math.hypot(r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1])
+    twice_cosine = float(np.trace(r)) - 1.0
+    return math.degrees(math.atan2(twice_sine, twice_cosine))

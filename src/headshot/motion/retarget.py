@@ -8,7 +8,14 @@ canonical face (frontal, unit scale). Then:
   expression offset ``canonical_d - canonical_ref`` -- is applied to the SOURCE's own pose and canonical
   face, so the driver's face shape never leaks into the source;
 * **absolute** mode (same person): the driver's canonical face, posed by the driver's pose mapped into
-  the source image by the similarity fixed at the reference frame.
+  the source image by the similarity fixed at the reference frame;
+* a **still** driver (one photo, ``RetargetOptions.still``) has no frame of its own to measure motion
+  against. Its expression is read against a face at rest (:func:`expression_at_rest`: lip gap, smile,
+  eye opening, brow height, each in the face's own proportions), the source's own too, and the face rig
+  of :mod:`headshot.motion.rig` moves the source's face by the difference; the source's head turns
+  towards the driver's pose (:func:`still_turn`, limited). So the output is what a video frame would
+  give whose reference frame had the source's pose and expression. The source keeps its place and size
+  in the photo, and a photo driving itself leaves it as it is.
 
 Expression offsets are split into soft regions (weights that sum to 1 on every non-rigid point): ``eyes`` (eye
 contours, lids, irises), ``lips`` (lips, mouth surroundings, jaw and chin: everything that moves when
@@ -38,6 +45,30 @@ _MOUTH_RAMP_Y = (0.78, 1.0)
 _EYE_FALLOFF = 0.12  # Gaussian falloff radius around the eye contours
 _N_LANDMARKS = 478
 
+# A still driver (one photo) turns the source's head towards its own pose, less a dead zone (the rigid
+# fit of two people looking the same way differs by a few degrees: the pitch of the 112 dev portraits,
+# nearly all facing the camera, spreads by 5 degrees) and at most by a limit (the warp's comfort zone).
+STILL_TURN_DEAD_ZONE = 2.0  # degrees
+STILL_MAX_TURN = 15.0  # degrees
+
+# Expression measures of a face at rest (see expression_features) and how much they vary between
+# people at rest: medians and robust standard deviations over the 38 dev portraits whose MediaPipe
+# blendshapes say "at rest" (mouthSmile < 0.1, jawOpen < 0.1, eyeBlink < 0.5); the lip gap at rest is 0
+# by definition. A deviation within one spread of rest is taken for identity, not expression (a dead
+# zone); real expressions stand well outside it: smile lift is 0.08 +- 0.02 on the 32 smiling portraits,
+# the lip gap 0.47 on a scream, the eye opening ~0 in a blink. (The mouth's width is left out: smiles
+# widen it by amounts that differ between people by +-0.06, as much as a pout narrows it.)
+EXPRESSION_FEATURES = ("lip_gap", "smile_lift", "eye_opening", "brow_height")
+_FEATURE_REGIONS = ("lips", "lips", "eyes", "expression")
+_REST = np.array([0.0, -0.0095, 0.32, 0.20])
+_REST_SPREAD = np.array([0.02, 0.017, 0.045, 0.024])
+# Range of the rig coefficients a still driver sets (jaw 1 = a wide "a", close 1 = lips shut, smile 1 =
+# a full smile, negative: corners down; blink 1 = lids shut, brows 1 = raised; see headshot.motion.rig).
+_STILL_LIMITS = {"jaw": (0.0, 2.5), "close": (0.0, 1.0), "smile": (-1.5, 1.5), "blink": (-0.6, 1.0),
+                 "brows": (-1.5, 1.5)}
+
+# Vertical pairs (upper, lower) of the inner lips whose gap measures mouth opening.
+_LIP_GAP_PAIRS = ((82, 87), (13, 14), (312, 317))
 # Facing vertex pairs (upper, lower) of the inner lips and of the eyelids: a relative expression offset
 # must not push the lower one above the upper one (lips or lids crossing).
 _FACING_PAIRS = np.array([
@@ -96,6 +127,9 @@ class RetargetOptions:
         pose_scale: multiplier on head motion (rotation angle, log of scale change, translation).
         translation: transfer head translation and scale changes; ``False`` keeps the source's position
             and size (rotation only).
+        still: the driver is one photo, not a motion: the source takes on its expression (each read
+            against a face at rest) and turns towards its head pose, keeping its position and size; no
+            reference frame (``set_reference`` is ignored).
     """
 
     mode: str = "relative"
@@ -103,6 +137,7 @@ class RetargetOptions:
     expression_scale: float = 1.0
     pose_scale: float = 1.0
     translation: bool = True
+    still: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -189,6 +224,15 @@ class Retargeter:
         self._expression_weight = weight[:, None]
         self.reference_pose: HeadPose | None = None
         self.reference_canonical: np.ndarray | None = None
+        if self.options.still:
+            from .rig import FaceRig
+
+            self._source_rig = FaceRig(self.source_landmarks)
+            self._source_at_rest = expression_at_rest(self.source_canonical)
+            self._source_features = expression_features(self.source_canonical)
+            # How one unit of each rig coefficient changes the features, on the source's own face.
+            self._source_gains = {name: expression_features(self._source_rig.deform(**{name: 1.0}))
+                                  - self._source_features for name in ("smile", "brows")}
 
     def set_reference(self, driver_landmarks: np.ndarray) -> None:
         """Fix the driver frame whose pose and expression map to the source's own (driver pixels)."""
@@ -197,6 +241,8 @@ class Retargeter:
     def __call__(self, driver_landmarks: np.ndarray) -> np.ndarray:
         """Target landmarks ``(478, 3)`` float32 in source pixels for one driver frame (driver pixels)."""
         driver = _checked(driver_landmarks, "driver")
+        if self.options.still:
+            return self._still(driver)
         if self.reference_pose is None:
             self.set_reference(driver)
         driver_pose, driver_canonical = decompose(driver)
@@ -234,6 +280,113 @@ class Retargeter:
         offset = target_pose.apply(canonical) - source.apply(self.source_canonical)
         return (self.source_landmarks + offset).astype(np.float32)
 
+    def _still(self, driver: np.ndarray) -> np.ndarray:
+        """Target landmarks for a still driver (see :attr:`RetargetOptions.still`)."""
+        driver_pose, driver_canonical = decompose(driver)
+        source, options = self.source_pose, self.options
+
+        turn = np.eye(3)
+        if "pose" in options.regions:
+            turn = still_turn(source.rotation, driver_pose.rotation, options.pose_scale)
+        target_pose = HeadPose(turn @ source.rotation, source.scale, source.translation)
+
+        if options.mode == "absolute":  # same person: the driver's own face shape
+            canonical = self.source_canonical + options.expression_scale * self._expression_weight * (
+                driver_canonical - self.source_canonical)
+            canonical = uncross(canonical)
+        else:
+            coefficients = self._still_expression(driver_canonical)
+            canonical = self.source_canonical  # nothing to change (a photo driving itself): lips as detected
+            if coefficients:
+                canonical = uncross(self._source_rig.deform(**coefficients))
+        offset = target_pose.apply(canonical) - source.apply(self.source_canonical)
+        return (self.source_landmarks + offset).astype(np.float32)
+
+    def _still_expression(self, driver_canonical: np.ndarray) -> dict[str, float]:
+        """Rig coefficients (only the non-zero ones) that give the source a still driver's expression:
+        each feature of :func:`expression_at_rest` moves by the driver's value less the source's own."""
+        options = self.options
+        enabled = np.array([region in options.regions for region in _FEATURE_REGIONS], dtype=np.float64)
+        change = options.expression_scale * enabled * (
+            expression_at_rest(driver_canonical) - self._source_at_rest)
+        gap, lift, eyes, brows = range(len(EXPRESSION_FEATURES))
+        gains, features = self._source_gains, self._source_features
+
+        def limited(name: str, value: float) -> float:
+            return float(np.clip(value, *_STILL_LIMITS[name]))
+
+        coefficients = {"smile": limited("smile", change[lift] / gains["smile"][lift]),
+                        "blink": limited("blink", -change[eyes] / max(features[eyes], 1e-6)),  # gap * (1 - c)
+                        "brows": limited("brows", change[brows] / gains["brows"][brows])}
+        coefficients = {name: value for name, value in coefficients.items() if value}
+        if change[gap] > 0:  # open: the jaw drops
+            coefficients["jaw"] = self._jaw_for_gap(features[gap] + change[gap], coefficients)
+        elif change[gap] < 0:  # shut: the lips close the gap (a smile's parted lips have no jaw to raise)
+            coefficients["close"] = limited("close", -change[gap] / max(features[gap], 1e-6))
+        return coefficients
+
+    def _jaw_for_gap(self, gap: float, coefficients: dict[str, float]) -> float:
+        """The rig's ``jaw`` at which the source's lip gap (:func:`mouth_openness` of its canonical face)
+        is ``gap``, the other ``coefficients`` applied too; bisection, at most the ``jaw`` limit."""
+        def opening(jaw: float) -> float:
+            return mouth_openness(self._source_rig.deform(**coefficients, jaw=jaw))
+
+        low, high = _STILL_LIMITS["jaw"]
+        if opening(high) <= gap:
+            return high
+        for _ in range(20):  # the gap grows monotonically with the jaw angle
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if opening(middle) < gap else (low, middle)
+        return 0.5 * (low + high)
+
+
+def still_turn(source_rotation: np.ndarray, driver_rotation: np.ndarray,
+               pose_scale: float = 1.0) -> np.ndarray:
+    """Head turn ``(3, 3)`` a still driver asks of the source: the rotation from the source's head pose to
+    the driver's (``(3, 3)`` each, see :class:`~headshot.motion.pose.HeadPose`), less a dead zone of
+    :data:`STILL_TURN_DEAD_ZONE` degrees, times ``pose_scale``, at most :data:`STILL_MAX_TURN` degrees,
+    about the same axis. Apply it on the left of the source's rotation.
+    """
+    vector = _axis_angle(driver_rotation @ source_rotation.T)
+    angle = math.degrees(float(np.linalg.norm(vector)))
+    kept = min(max(angle - STILL_TURN_DEAD_ZONE, 0.0) * pose_scale, STILL_MAX_TURN)
+    if kept <= 0.0:
+        return np.eye(3)
+    return _rotation_from_vector(vector * (kept / angle))
+
+
+def expression_features(canonical: np.ndarray) -> np.ndarray:
+    """Expression measures ``(4,)`` of a canonical face ``(478, 3)``, named by :data:`EXPRESSION_FEATURES`.
+
+    ``lip_gap`` is :func:`mouth_openness` (0 closed, ~0.45 screaming) and ``eye_opening``
+    :func:`eye_openness`; ``smile_lift`` (how far the mouth corners sit above the lips' midline) and
+    ``brow_height`` (the brows above the eye corners) are heights over the inter-ocular distance (outer
+    eye corners, in the image plane).
+    """
+    canonical = np.asarray(canonical, dtype=np.float64)
+    y = canonical[:, 1]
+    corners = (topology.RIGHT_EYE_CORNERS[0], topology.LEFT_EYE_CORNERS[1])
+    interocular = np.linalg.norm(canonical[corners[0], :2] - canonical[corners[1], :2])
+    midline = (y[topology.UPPER_LIP_INNER] + y[topology.LOWER_LIP_INNER]) / 2.0
+    smile_lift = midline - y[list(topology.MOUTH_CORNERS)].mean()
+    eye_corners = list(topology.RIGHT_EYE_CORNERS + topology.LEFT_EYE_CORNERS)
+    brow_height = y[eye_corners].mean() - y[_brows()].mean()
+    return np.array([mouth_openness(canonical), smile_lift / interocular, eye_openness(canonical),
+                     brow_height / interocular])
+
+
+@functools.lru_cache(maxsize=1)
+def _brows() -> np.ndarray:
+    return topology.region_indices("brows")
+
+
+def expression_at_rest(canonical: np.ndarray) -> np.ndarray:
+    """How far a canonical face ``(478, 3)`` is from a face at rest: its :func:`expression_features`
+    less their rest values, shrunk towards 0 by the spread between people at rest (deviations within it
+    are taken for identity and give 0). Same units as :func:`expression_features`."""
+    excess = expression_features(canonical) - _REST
+    return np.sign(excess) * np.maximum(np.abs(excess) - _REST_SPREAD, 0.0)
+
 
 def uncross(canonical: np.ndarray) -> np.ndarray:
     """Canonical face with crossed lips / eyelids (lower point above the upper one) closed at their middle."""
@@ -261,9 +414,8 @@ def mouth_openness(landmarks: np.ndarray) -> np.ndarray | float:
     ``landmarks``: ``(478, 3)`` or ``(..., 478, 3)`` pixels. About 0 closed, 0.3-0.5 wide open.
     """
     landmarks = np.asarray(landmarks, dtype=np.float64)
-    pairs = ((82, 87), (13, 14), (312, 317))
-    gap = np.mean([np.linalg.norm(landmarks[..., a, :] - landmarks[..., b, :], axis=-1) for a, b in pairs],
-                  axis=0)
+    gap = np.mean([np.linalg.norm(landmarks[..., a, :] - landmarks[..., b, :], axis=-1)
+                   for a, b in _LIP_GAP_PAIRS], axis=0)
     value = gap / face_size(landmarks)
     return float(value) if np.ndim(value) == 0 else value
 

@@ -22,6 +22,12 @@ surface; on the 98 unmarked dev clips and 112 portraits the highest peak was 5.4
 CRC-16 matches at a peak >= ``PAYLOAD_Z``; random content does not produce a valid payload (the CRC).
 A weak watermark (heavy attacks, small frames) can be detected while its payload is unreadable
 (``payload`` None).
+
+Small frames: a frame with a side under ``TILE`` px holds only part of one tile. It is still marked (the
+part that fits), but decoding may miss it: on 56 dev portraits shrunk and marked (PNG, one frame), the
+pilot was found in 51 at 120x240, 15 at 100x100 and none at 64x64 (too few pixels; 38 at 128x128, 56
+at 256x256). :func:`fully_marked` lets the pipeline say so in its log and credentials. Decoding tries every frame with at least ``MIN_DECODE_SIDE`` px per side at
+the original scale; below that it reports ``checkable=False``.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ WHITEN_SIGMA = 2.0  # px; the high-pass that removes the host's low frequencies
 ENERGY_SIGMA = 2.5  # px; the window of the local contrast that the residual is divided by
 DETECT_Z = 6.5  # pilot peak, in standard deviations of the correlation surface, that means "marked"
 PAYLOAD_Z = 5.0  # below this pilot peak the shift is unreliable and no payload is read
+MIN_DECODE_SIDE = TILE // 2  # px at the original scale: less than half a period is not searched
 _KEY = b"headshot-watermark-v1"
 _TOOLS = {"headshot": 1}
 _TOOL_NAMES = {code: name for name, code in _TOOLS.items()}
@@ -263,6 +270,15 @@ def payload_tile(payload: Payload) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- marking
+def fully_marked(width: int, height: int) -> bool:
+    """Whether a ``width`` x ``height`` frame holds at least one whole tile of the pattern.
+
+    Smaller frames are marked too, with the part of the tile that fits, but the watermark may then not
+    be found by :func:`decode_frames` (see the module docstring).
+    """
+    return min(width, height) >= TILE
+
+
 class Watermarker:
     """Adds the invisible watermark to RGB uint8 HWC frames.
 
@@ -290,12 +306,14 @@ class Watermarker:
         return self._patterns[key]
 
     def mark(self, rgb: np.ndarray) -> np.ndarray:
-        """Return a watermarked copy of ``rgb`` (RGB uint8 HWC, both sides >= 128 px); same shape and dtype."""
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        """Return a watermarked copy of ``rgb`` (RGB uint8 HWC, any size); same shape and dtype.
+
+        A frame with a side under ``TILE`` px gets the part of the pattern that fits (see
+        :func:`fully_marked`).
+        """
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
             raise ValueError(f"expected an RGB uint8 HWC frame, got {rgb.dtype} {rgb.shape}")
         height, width = rgb.shape[:2]
-        if min(height, width) < 128:
-            raise ValueError(f"frame {width}x{height} is too small to watermark (needs >= 128 px per side)")
         positive, negative = self._pattern(height, width)
         out = cv2.add(np.ascontiguousarray(rgb), positive)
         cv2.subtract(out, negative, dst=out)
@@ -314,6 +332,8 @@ class WatermarkResult:
     ``scale``: the size ratio (file / marked original) where it was found. ``votes``: frames that, read
     one by one, show the pilot; ``payload_votes``: frames that alone decode the same payload.
     ``bit_snr``: mean/std of the payload's soft bits (above about 4 the payload reads reliably).
+    ``checkable``: False when the frames are too small to search (under ``MIN_DECODE_SIDE`` px per side at
+    every scale tried), so "not found" means "not looked for".
     """
 
     found: bool
@@ -325,6 +345,7 @@ class WatermarkResult:
     pilot_z: float = 0.0
     scale: float = 1.0
     bit_snr: float = 0.0
+    checkable: bool = True
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -438,7 +459,7 @@ def decode_frames(frames: Iterable[np.ndarray], scales: tuple[float, ...] = SCAL
         return WatermarkResult(False, None, 0.0, 0)
     best = None
     for scale in scales:
-        if min(lumas[0].shape) / scale < TILE:  # less than one period at the original scale
+        if min(lumas[0].shape) / scale < MIN_DECODE_SIDE:  # too little of a period at the original scale
             continue
         folds = [_fold(luma, scale) for luma in lumas]
         payload, z, shift, soft = _decode_folded(np.sum(folds, axis=0))
@@ -448,7 +469,7 @@ def decode_frames(frames: Iterable[np.ndarray], scales: tuple[float, ...] = SCAL
         if payload is not None and z > 1.5 * DETECT_Z:
             break  # a clear hit: the remaining scales cannot do better
     if best is None:
-        return WatermarkResult(False, None, 0.0, len(lumas))
+        return WatermarkResult(False, None, 0.0, len(lumas), checkable=False)
     _, z, scale, payload, folds, shift, soft = best
     found = z >= DETECT_Z or payload is not None  # a CRC-valid payload at a pilot peak >= PAYLOAD_Z
     votes = payload_votes = 0
