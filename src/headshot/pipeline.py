@@ -186,7 +186,7 @@ class Animation:
         self.engine.prepare(self.source_crop, self.source_landmarks)
         self.retargeter = Retargeter(self.source_landmarks, RetargetOptions(
             mode=options.mode, regions=list(options.regions), expression_scale=options.expression_scale,
-            pose_scale=options.pose_scale))
+            pose_scale=options.pose_scale, still=self.driver.kind == "image"))
         self.reference_index: int | None = None
         self.reference_landmarks = self._choose_reference()
         if options.crop_only:
@@ -206,17 +206,19 @@ class Animation:
         """Landmarks of the driver frame used as the motion reference, or ``None`` for "the first
         frame with a face" (found while streaming).
 
-        ``auto`` (the default) is ``first`` for presets and single images, whose first frame is neutral
-        by construction, and ``best`` otherwise: a talking driver's first frame often has the mouth
+        A single image has none, whatever ``--reference`` says (see :attr:`RetargetOptions.still`).
+        ``auto`` (the default) is ``first`` for presets, whose first frame is neutral by construction,
+        and ``best`` otherwise: a talking driver's first frame often has the mouth
         open, which relative transfer would then read as "closed" for the whole video. For videos the
         candidates are every 3rd frame of the first 20 s; tracking them takes every frame of those 20 s,
         whose landmarks the driver keeps for the main pass (each frame is landmarked once).
         """
         reference = str(self.options.reference)
-        if reference == "auto" and self.driver.kind == "image":
-            # One photo has no motion of its own: its pose and expression are taken relative to the
-            # source's, so the source takes on the driver's expression.
-            return self.source_landmarks
+        if self.driver.kind == "image":
+            # One photo has no motion of its own, so no reference: the retargeter reads its expression
+            # (and the source's) against a face at rest and turns the head towards its pose
+            # (RetargetOptions.still).
+            return None
         if reference == "auto":
             reference = "first" if self.driver.kind == "preset" else "best"
         if reference == "first":
