@@ -21,11 +21,13 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Option(..., "--data", help="Data folder: videos/ (flat or id/video/clip.mp4) and "
                                                       "optionally portraits/."),
         out: Path = typer.Option(Path("runs/eval"), "--out", help="Run folder for results, plots, sheets."),
-        protocol: str = typer.Option("all", "--protocol", help="self, fewshot, cross, or all (comma list ok)."),
+        protocol: str = typer.Option("all", "--protocol", help="self, fewshot, cross, or all (comma list ok); "
+                                     "or lipsync alone (clips with audio; see headshot.eval.lipsync)."),
         max_frames: int = typer.Option(8, "--max-frames", min=1, help="Target frames per clip."),
         stride: int = typer.Option(6, "--stride", min=1, help="Use every K-th frame."),
         max_videos: Optional[int] = typer.Option(None, "--max-videos", min=1,
-                                                 help="Only the first N self-reenactment clips (quick runs)."),
+                                                 help="Only the first N self-reenactment (or lipsync) clips "
+                                                      "(quick runs)."),
         fewshot_videos: int = typer.Option(8, "--fewshot-videos", min=1,
                                            help="Clips (one per identity) in the few-shot protocol."),
         cross_portraits: int = typer.Option(12, "--cross-portraits", min=1,
@@ -49,16 +51,27 @@ def register(app: typer.Typer) -> None:
         finetune_steps: Optional[int] = typer.Option(None, "--finetune-steps", min=1, help="Steps of the "
                                                      "few-shot fine-tuned rows (default: the engine's own, "
                                                      "e.g. the neural model's train.finetune_steps epochs)."),
+        lipsync_methods: str = typer.Option("all", "--lipsync-methods", help="lipsync rows, comma list: phones, "
+                                            "learned, phones+learned, energy, talk, real, energy-curve, jawOpen "
+                                            "(all: every one that can run here)."),
+        audio2mouth_weights: Optional[Path] = typer.Option(None, "--audio2mouth-weights", help="lipsync: weights "
+                                                           "of the learned audio → mouth model (default: shipped)."),
+        say_portraits: int = typer.Option(6, "--say-portraits", min=0, help="lipsync: portraits for the say "
+                                          "check (bilabial closure from text to speech; 0 skips it)."),
     ) -> None:
         """Evaluate engines: self-reenactment, few-shot and cross-identity metrics, tables, plots, sheets."""
         from .data import SelectionSettings
         from .runner import PROTOCOLS, EvalOptions, run_evaluation
 
         names = [name.strip() for item in engine for name in item.split(",") if name.strip()]
+        if "lipsync" in [p.strip() for p in protocol.split(",")]:
+            _run_lipsync(protocol, names, data, out, max_videos, resume, contact_sheets, lipsync_methods,
+                         audio2mouth_weights, say_portraits)
+            return
         protocols = list(PROTOCOLS) if protocol == "all" else [p.strip() for p in protocol.split(",") if p.strip()]
         unknown = [p for p in protocols if p not in PROTOCOLS]
         if unknown:
-            raise InputError(f"unknown protocol {unknown[0]!r}; choose from self, fewshot, cross, all")
+            raise InputError(f"unknown protocol {unknown[0]!r}; choose from self, fewshot, cross, all, lipsync")
         if not data.is_dir():
             raise InputError(f"data folder not found: {data}")
         engine_options = {}
@@ -76,3 +89,25 @@ def register(app: typer.Typer) -> None:
         run_evaluation(options)
         typer.echo((out / "results.md").read_text())
         typer.echo(f"results in {out}/ (results.json, results.md, per_video.csv, plots/, contact_sheets/)")
+
+
+def _run_lipsync(protocol: str, engines: list[str], data: Path, out: Path, max_videos: Optional[int], resume: bool,
+                 contact_sheets: bool, methods: str, audio2mouth_weights: Optional[Path], say_portraits: int) -> None:
+    """``--protocol lipsync``: its own run folder layout (results.md, per_clip.csv), so it runs alone."""
+    from .lipsync import LipsyncOptions, run_lipsync
+
+    if protocol.strip() != "lipsync":
+        raise InputError("--protocol lipsync runs alone (its run folder differs); run the others separately")
+    if len(engines) != 1:
+        raise InputError("--protocol lipsync renders with one engine; pass a single --engine")
+    if not data.is_dir():
+        raise InputError(f"data folder not found: {data}")
+    if audio2mouth_weights is not None and not audio2mouth_weights.is_file():
+        raise InputError(f"audio2mouth weights not found: {audio2mouth_weights}")
+    names = [name.strip() for name in methods.split(",") if name.strip()]
+    options = LipsyncOptions(data=data, out=out, engine=engines[0], methods=None if names == ["all"] else names,
+                             max_videos=max_videos, audio2mouth_weights=audio2mouth_weights,
+                             say_sources=say_portraits, resume=resume, contact_sheets=contact_sheets)
+    run_lipsync(options)
+    typer.echo((out / "results.md").read_text())
+    typer.echo(f"results in {out}/ (results.json, results.md, per_clip.csv, plots/, contact_sheets/lipsync/)")
