@@ -10,6 +10,8 @@ import functools
 
 import numpy as np
 
+from .canonical import canonical_face_model
+
 # The 68 iBUG points approximated by mesh vertices, in iBUG order:
 # jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, outer lips 48-59, inner lips 60-67.
 LANDMARKS_68 = np.array([
@@ -65,6 +67,7 @@ RIGID = np.array([1, 4, 5, 6, 168, 197, 195, 33, 133, 362, 263, 127, 356, 10, 15
 @functools.lru_cache(maxsize=None)
 def tesselation_triangles() -> np.ndarray:
     """Triangles ``(T, 3)`` of MediaPipe's face-mesh tesselation (468 vertices), from its edge list."""
+    # mediapipe here, not at the top: it takes a second to import and only these two tables need it.
     from mediapipe.tasks.python.vision import FaceLandmarksConnections
 
     edges = {(min(c.start, c.end), max(c.start, c.end))
@@ -85,8 +88,6 @@ def frontal_tesselation() -> np.ndarray:
     """:func:`tesselation_triangles` ordered so that every triangle has positive signed area (clockwise on
     screen, y down) in the frontal view of the canonical face: a triangle whose area turns negative in an
     image faces away from the camera there."""
-    from ..motion.pose import canonical_face_model
-
     triangles = tesselation_triangles().copy()
     xy = canonical_face_model()[:, :2]
     a, b, c = xy[triangles[:, 0]], xy[triangles[:, 1]], xy[triangles[:, 2]]
@@ -97,6 +98,7 @@ def frontal_tesselation() -> np.ndarray:
 
 def region_indices(name: str) -> np.ndarray:
     """Vertices of a named region: ``lips``, ``eyes``, ``brows``, ``irises``, ``oval``."""
+    # mediapipe imported here for the same reason as in tesselation_triangles().
     from mediapipe.tasks.python.vision import FaceLandmarksConnections as C
 
     def vertices(*sets):

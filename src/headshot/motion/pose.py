@@ -8,8 +8,8 @@ The pose is the Umeyama similarity (Umeyama, "Least-squares estimation of transf
 between two point patterns", TPAMI 1991) that maps a *frontal reference* onto the face's RIGID points
 (``headshot.face.topology.RIGID``, points that move little with expression).
 
-The frontal reference is MediaPipe's own canonical face model (the mesh inside ``face_landmarker.task``,
-the same one MediaPipe uses for its facial transformation matrix): it is exactly left/right symmetric
+The frontal reference is MediaPipe's own canonical face model (:func:`headshot.face.canonical.canonical_face_model`,
+the mesh MediaPipe uses for its facial transformation matrix): it is exactly left/right symmetric
 and frontal by construction. It is turned into the landmark axes (y and z flipped: a 180-degree rotation
 about x), restricted to the RIGID points, centred on their centroid and scaled to unit RMS radius. So
 the canonical face of any person has its RIGID points at RMS radius ~1, centred at the origin, and
@@ -20,73 +20,12 @@ from __future__ import annotations
 
 import functools
 import math
-import struct
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..assets import face_landmarker_path
+from ..face.canonical import canonical_face_model
 from ..face.topology import RIGID
-
-_GEOMETRY_ENTRY = "geometry_pipeline_metadata_landmarks.binarypb"
-
-
-def _varint(buffer: bytes, position: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = buffer[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, position
-
-
-def _protobuf_fields(buffer: bytes):
-    """Yield ``(field_number, wire_type, value)`` of a serialised protobuf message (no schema needed)."""
-    position = 0
-    while position < len(buffer):
-        key, position = _varint(buffer, position)
-        number, wire_type = key >> 3, key & 7
-        if wire_type == 0:
-            value, position = _varint(buffer, position)
-        elif wire_type == 1:
-            value, position = buffer[position:position + 8], position + 8
-        elif wire_type == 2:
-            length, position = _varint(buffer, position)
-            value, position = buffer[position:position + length], position + length
-        elif wire_type == 5:
-            value, position = buffer[position:position + 4], position + 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire_type}")
-        yield number, wire_type, value
-
-
-@functools.lru_cache(maxsize=1)
-def canonical_face_model() -> np.ndarray:
-    """MediaPipe's canonical face mesh ``(468, 3)`` float64, in the landmark axes (x right, y down,
-    z away from the camera), in centimetres, as stored in ``face_landmarker.task``.
-
-    The file holds a ``GeometryPipelineMetadata`` message whose field 1 is the canonical ``Mesh3d``;
-    its field 3 is the vertex buffer, 5 floats per vertex (x, y, z, u, v; y up, z towards the viewer).
-    """
-    with zipfile.ZipFile(face_landmarker_path()) as archive:
-        metadata = archive.read(_GEOMETRY_ENTRY)
-    mesh = next(value for number, wire, value in _protobuf_fields(metadata) if number == 1 and wire == 2)
-    floats: list[float] = []
-    for number, wire, value in _protobuf_fields(mesh):
-        if number != 3:
-            continue
-        if wire == 5:
-            floats.append(struct.unpack("<f", value)[0])
-        elif wire == 2:  # packed encoding
-            floats.extend(struct.unpack(f"<{len(value) // 4}f", value))
-    vertices = np.asarray(floats, dtype=np.float64).reshape(-1, 5)[:, :3]
-    if vertices.shape != (468, 3):
-        raise RuntimeError(f"unexpected canonical face model shape {vertices.shape}")
-    return vertices * np.array([1.0, -1.0, -1.0])
-
 
 @functools.lru_cache(maxsize=1)
 def frontal_reference() -> np.ndarray:
