@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from headshot.errors import OutputError
-from headshot.io.atomic import AtomicOutput, atomic_output, check_output_path
+from headshot.io.atomic import (AtomicOutput, atomic_output, atomic_write_bytes, atomic_write_text,
+                                check_output_path)
 from headshot.io.formats import is_image_path, is_video_path
 
 
@@ -94,6 +95,30 @@ def test_atomic_output_object_commit_and_discard(tmp_path):
     other.discard()
     other.discard()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
+
+
+def test_atomic_write_bytes_and_text(tmp_path):
+    target = tmp_path / "results.json"
+    assert atomic_write_text(target, "{}\n") == target
+    assert target.read_text() == "{}\n" and target.stat().st_mode & 0o777 != 0o600
+    atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new"
+    key = atomic_write_bytes(tmp_path / "signer.key", b"secret", mode=0o600, fsync=True)
+    assert key.stat().st_mode & 0o777 == 0o600
+    nested = tmp_path / "cache" / "self" / "clip.json"
+    with pytest.raises(OutputError, match="cannot"):
+        atomic_write_text(nested, "x")  # folders are made only when asked
+    atomic_write_text(nested, "x", make_folders=True)
+    assert nested.read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "results.json", "signer.key"]
+
+
+def test_atomic_write_bytes_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_bytes(b"old")
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, "not bytes")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
 
 
 def test_kind_sniffing_beats_extension(tmp_path, talking_clip, astronaut):

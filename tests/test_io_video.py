@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from headshot.errors import InputError, OutputError
-from headshot.io.video import Frame, VideoReader, VideoWriter, probe, read_frames, video_encoder
+from headshot.io.video import (Frame, VideoReader, VideoWriter, count_frames, probe, read_frames, read_frames_at,
+                               video_encoder)
 
 # One clip of each kind: 512x512 with audio, 256x256 without, 910x512 (odd aspect) with audio,
 # and the clip whose source was truncated (the re-encoded file is whole).
@@ -358,6 +359,18 @@ def _damaged(tmp_path: Path, talking_clip: Path, kind: str) -> Path:
     return path
 
 
+def test_frames_by_index_and_exact_count(talking_clip):
+    every = list(read_frames(talking_clip, max_frames=12, constant_rate=False))
+    picked = read_frames_at(talking_clip, [10, 0, 3, 3, 10_000])
+    assert sorted(picked) == [0, 3, 10]  # past the end: left out
+    for index, rgb in picked.items():
+        assert np.array_equal(rgb, every[index])
+    assert read_frames_at(talking_clip, []) == {}
+    with av.open(str(talking_clip)) as container:
+        decoded = sum(1 for _ in container.decode(video=0))
+    assert count_frames(talking_clip) == decoded
+
+
 @pytest.mark.parametrize("kind", ["empty", "random", "truncated", "missing", "image", "audio_only"])
 def test_bad_inputs_raise_one_line_input_error(tmp_path, talking_clip, kind):
     path = _damaged(tmp_path, talking_clip, kind)
@@ -372,7 +385,7 @@ def test_bad_inputs_raise_one_line_input_error(tmp_path, talking_clip, kind):
 def test_truncated_file_can_be_read_when_allowed(tmp_path, talking_clip, caplog):
     path = tmp_path / "partial.mp4"
     path.write_bytes(talking_clip.read_bytes()[:400_000])
-    with caplog.at_level(logging.WARNING, logger="headshot.io.video"):
+    with caplog.at_level(logging.WARNING, logger="headshot.io.video_reader"):
         with VideoReader(path, allow_truncated=True) as reader:
             count = sum(1 for _ in reader)
     assert 0 < count < 200 and count <= reader.frame_count + 1
@@ -385,7 +398,7 @@ def test_mid_stream_corruption_stops_with_warning(tmp_path, talking_clip, caplog
     data[middle : middle + 5000] = np.random.default_rng(1).bytes(5000)
     path = tmp_path / "corrupt.mp4"
     path.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger="headshot.io.video"):
+    with caplog.at_level(logging.WARNING, logger="headshot.io.video_reader"):
         with VideoReader(path) as reader:
             frames = [f.index for f in reader]
     assert 10 < len(frames) < 200 and frames == list(range(len(frames)))

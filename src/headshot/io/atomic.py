@@ -8,6 +8,10 @@ Call :func:`check_output_path` before long work (animation, training) so that a 
 fails in a second rather than after an hour, and :func:`refuse_overwriting_inputs` (or
 ``check_output_path(..., inputs=...)``) so that an output can never replace the photo, video or model it
 is made from.
+
+Small whole files (JSON, CSV, Markdown, PNG bytes, keys) go through :func:`atomic_write_bytes` /
+:func:`atomic_write_text`; writers that need a file name (encoders, ``safetensors``) use
+:func:`atomic_output` or :class:`AtomicOutput`. Nothing else in headshot renames temporary files.
 """
 
 from __future__ import annotations
@@ -123,10 +127,14 @@ class AtomicOutput:
     The temporary name is ``.<name>.<random><ext>`` so encoders that choose a format from the extension
     (FFmpeg, Pillow) pick the right one. Use :func:`atomic_output` for the common ``with`` form; use this
     class directly when the lifetime spans several calls (a video writer).
+
+    ``mode``: permission bits ``path`` gets on :meth:`commit` (``None``: those of an ordinary new file, 0o666
+    minus the umask). The temporary file is private (0600) until then, whatever ``mode`` says.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, mode: int | None = None):
         self.path = Path(path).expanduser().absolute()
+        self.mode = mode
         try:
             handle, temp = tempfile.mkstemp(
                 prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent
@@ -145,7 +153,7 @@ class AtomicOutput:
             raise RuntimeError(f"output {self.path} was already committed or discarded")
         self.done = True
         try:
-            os.chmod(self.temp_path, _default_file_mode())  # mkstemp makes 0600 files
+            os.chmod(self.temp_path, _default_file_mode() if self.mode is None else self.mode)  # mkstemp: 0600
             os.replace(self.temp_path, self.path)
         except OSError as error:
             self._remove_temp()
@@ -163,16 +171,48 @@ class AtomicOutput:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, mode: int | None = None) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s folder; rename it onto ``path`` if the block succeeds.
 
     On any exception (including KeyboardInterrupt) the temporary file is deleted and the exception
-    re-raised; an existing file at ``path`` is then left as it was.
+    re-raised; an existing file at ``path`` is then left as it was. ``mode`` as in :class:`AtomicOutput`.
     """
-    output = AtomicOutput(path)
+    output = AtomicOutput(path, mode)
     try:
         yield output.temp_path
     except BaseException:
         output.discard()
         raise
     output.commit()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, mode: int | None = None,
+                       make_folders: bool = False, fsync: bool = False) -> Path:
+    """Write ``data`` to ``path`` whole or not at all (temporary file + rename); returns ``path`` (absolute).
+
+    ``mode``: as in :class:`AtomicOutput` (e.g. 0o600 for a private key). ``make_folders``: create missing
+    folders above ``path`` first (a run folder's sub-folders); otherwise a missing folder is an error.
+    ``fsync``: flush the bytes to disk before the rename, for files that must survive a power cut (keys).
+    Raises :class:`OutputError` (one line) when the file cannot be written.
+    """
+    path = Path(path).expanduser().absolute()
+    if make_folders:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+    with atomic_output(path, mode) as temp_path:
+        try:
+            with open(temp_path, "wb") as stream:
+                stream.write(data)
+                if fsync:
+                    stream.flush()
+                    os.fsync(stream.fileno())
+        except OSError as error:
+            raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, **options) -> Path:
+    """:func:`atomic_write_bytes` of ``text`` encoded as UTF-8 (same keyword options)."""
+    return atomic_write_bytes(path, text.encode("utf-8"), **options)
