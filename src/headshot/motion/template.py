@@ -24,7 +24,6 @@ import json
 import math
 import numbers
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
@@ -33,7 +32,8 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from ..errors import HeadshotError, InputError, OutputError
+from ..errors import HeadshotError, InputError
+from ..io.atomic import atomic_write_bytes
 
 FORMAT_NAME = "headshot-motion"
 FORMAT_VERSION = 1
@@ -125,23 +125,7 @@ class MotionTemplate:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, header=np.frombuffer(header_bytes, np.uint8), landmarks=self.landmarks,
                             blendshapes=self.blendshapes, present=self.present)
-        try:
-            handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        except OSError as error:
-            raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(buffer.getvalue())
-            os.chmod(temp, 0o644)
-            os.replace(temp, path)
-        except BaseException as error:
-            try:
-                os.unlink(temp)
-            except FileNotFoundError:
-                pass
-            if isinstance(error, OSError):
-                raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
-            raise
+        atomic_write_bytes(path, buffer.getvalue())
         return path
 
     @classmethod

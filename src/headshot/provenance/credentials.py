@@ -24,11 +24,11 @@ import json
 import logging
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import HeadshotError, InputError, OutputError
+from ..io.atomic import atomic_output, atomic_write_bytes
 from ..io.files import sha256_file
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -60,18 +60,8 @@ def key_folder(key_dir: Path | None = None) -> Path:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` with permissions 0600, whole or not at all (temporary file + rename)."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp makes 0600 files
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    """Write ``data`` to ``path`` with permissions 0600, whole or not at all, flushed to disk."""
+    atomic_write_bytes(path, data, mode=0o600, fsync=True)
 
 
 @contextlib.contextmanager
@@ -289,23 +279,15 @@ def sign_file(path: Path, *, source_path: Path | None = None, driver_path: Path 
     manifest = build_manifest(source_path=source_path, driver_path=driver_path, settings=settings,
                               watermarked=watermarked, title=title or path.name)
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    except OSError as error:
-        raise OutputError(f"cannot write next to {path}: {error.strerror}") from None
-    os.close(handle)
-    try:
         signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key_pem, None))
-        with c2pa.Builder(manifest) as builder, open(path, "rb") as source, open(temp_name, "w+b") as dest:
-            builder.sign(signer, mime, source, dest)
-        os.chmod(temp_name, stat.S_IMODE(path.stat().st_mode))  # mkstemp makes 0600; keep the output's mode
-        os.replace(temp_name, path)
+        # the signed copy replaces the file with the file's own permissions
+        with atomic_output(path, mode=stat.S_IMODE(path.stat().st_mode)) as temp_name:
+            with c2pa.Builder(manifest) as builder, open(path, "rb") as source, open(temp_name, "w+b") as dest:
+                builder.sign(signer, mime, source, dest)
     except c2pa.C2paError as error:
         raise CredentialsError(f"{title or path.name}: C2PA signing failed: {str(error).splitlines()[0]}") from None
     except OSError as error:
         raise OutputError(f"cannot write {title or path.name}: {error.strerror or error}") from None
-    finally:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
 
 
 @dataclass

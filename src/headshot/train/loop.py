@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import csv
 import math
-import os
 import signal
 import sys
 import time
@@ -37,6 +36,7 @@ import numpy as np
 import torch
 
 from ..errors import HeadshotError, InputError
+from ..io.atomic import atomic_output, atomic_write_text
 from . import checkpoints as ckpt
 from .distributed import DistributedContext, all_reduce_mean, any_rank, barrier, setup, teardown, wrap
 
@@ -266,9 +266,8 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
     import cv2
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp.png")
-    cv2.imwrite(str(temp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    os.replace(temp, path)
+    with atomic_output(path) as temp:
+        cv2.imwrite(str(temp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
 def plot_metrics(run_dir: Path) -> Path | None:
@@ -307,10 +306,11 @@ def plot_metrics(run_dir: Path) -> Path | None:
     axes[1].legend(fontsize=8)
     figure.tight_layout()
     out = Path(run_dir) / "losses.png"
-    temp = out.with_name("losses.tmp.png")
-    figure.savefig(temp, dpi=80)
-    plt.close(figure)
-    os.replace(temp, out)
+    try:
+        with atomic_output(out) as temp:
+            figure.savefig(temp, dpi=80)
+    finally:
+        plt.close(figure)
     return out
 
 
@@ -356,9 +356,7 @@ def _write_config(run_dir: Path, model_cfg, train_cfg: dict) -> None:
     import yaml
 
     text = yaml.safe_dump({"model": dataclasses.asdict(model_cfg), "train": train_cfg}, sort_keys=False)
-    temp = run_dir / "config.yaml.tmp"
-    temp.write_text(text)
-    os.replace(temp, run_dir / "config.yaml")
+    atomic_write_text(run_dir / "config.yaml", text)
 
 
 def _fixed_batch(dataset, count: int, seed: int) -> dict:
