@@ -1,7 +1,9 @@
 """The transformations a watermark must survive (issue #5), for tests and ``benchmarks/watermark_bench.py``.
 
 Every function works on lists of RGB uint8 HWC frames or on files, with PyAV (H.264), OpenCV and Pillow,
-so that robustness is measured on the same codecs a user's tools would apply.
+so that robustness is measured on the same codecs a user's tools would apply: :func:`write_h264` encodes
+the way a plain FFmpeg call does (swscale's conversion, no colour tags), not with headshot's own writer.
+Decoding goes through :mod:`headshot.io.video`.
 """
 
 from __future__ import annotations
@@ -15,23 +17,17 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..io import video
+
 
 def read_frames(path: Path, max_frames: int | None = None) -> list[np.ndarray]:
-    """Decode up to ``max_frames`` frames of a video as RGB uint8 HWC arrays."""
-    frames = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if max_frames is not None and len(frames) >= max_frames:
-                break
-    return frames
+    """Decode up to ``max_frames`` frames of a video as RGB uint8 HWC arrays (every decoded frame once)."""
+    return list(iter_frames(path, max_frames))
 
 
-def iter_frames(path: Path) -> Iterator[np.ndarray]:
-    """Yield the frames of a video as RGB uint8 HWC arrays, one at a time."""
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="rgb24")
+def iter_frames(path: Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Yield the frames of a video as RGB uint8 HWC arrays, one at a time (:mod:`headshot.io.video`)."""
+    return video.read_frames(path, max_frames=max_frames, constant_rate=False)
 
 
 def write_h264(path: Path, frames: Iterable[np.ndarray], fps: int = 25, crf: int = 23,

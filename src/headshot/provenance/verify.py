@@ -63,22 +63,14 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def _video_frames(path: Path, max_frames: int = 48) -> list[np.ndarray]:
-    import av
+    from ..io.video import VideoReader
 
-    frames = []
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VerifyError(f"{path.name}: no video stream")
-            for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if len(frames) >= max_frames:
-                    break
-    except av.FFmpegError as error:
-        raise VerifyError(f"{path.name}: not a readable video or image ({error.strerror or error})") from None
-    if not frames:
-        raise VerifyError(f"{path.name}: the video has no decodable frames")
-    return frames
+        with VideoReader(path, max_frames=max_frames, allow_truncated=True, constant_rate=False) as reader:
+            return [frame.rgb for frame in reader]
+    except InputError as error:
+        reason = str(error).replace(str(path), path.name)
+        raise VerifyError(f"{path.name}: not a readable video or image ({reason})") from None
 
 
 def _is_image(path: Path) -> bool:
