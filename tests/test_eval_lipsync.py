@@ -172,6 +172,8 @@ def test_lipsync_run_on_two_real_clips(dev_data, tmp_path):
     stamps = sorted((p, p.stat().st_mtime_ns) for p in (out / "cache").rglob("*.json"))
     assert _cli(*command) == 0
     assert sorted((p, p.stat().st_mtime_ns) for p in (out / "cache").rglob("*.json")) == stamps
+    run = json.loads((out / "results.json").read_text())["machine"]["run"]
+    assert run["rows_computed"] == 0 and run["rows_cached"] == 2 * len(methods)
 
 
 def test_lipsync_cli_refusals(dev_data, tmp_path):

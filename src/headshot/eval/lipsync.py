@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import InputError
 from . import lipsync_metrics as lm
 from .lipsync_methods import AUDIO_RATE, ClipSpeech, LipsyncMethod, choose_methods, recognised_speech, template_gap
-from .runner import atomic_write_bytes, atomic_write_text
+from ..io import atomic
 
 PROTOCOL_VERSION = 1  # bump when a change makes cached per-clip results stale
 TRACK = "speaker-track"  # cache names of the real clip's tracking and its recognised phones (method names
@@ -87,6 +87,7 @@ class ClipResult:
     real: dict
     rows: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
+    computed: int = 0  # rows computed in this run (the others came from the cache)
 
 
 def audio_clips(data: Path, max_videos: int | None = None) -> list:
@@ -261,7 +262,7 @@ class _ClipCache:
 
     def store_json(self, name: str, signature: str, payload: dict) -> None:
         text = json.dumps(dict(payload, signature=signature), default=_jsonable)
-        atomic_write_text(self.folder / f"{name}.json", text)
+        atomic.atomic_write_text(self.folder / f"{name}.json", text, make_folders=True)
 
     def load_npz(self, name: str, signature: str) -> dict | None:
         path = self.folder / f"{name}.npz"
@@ -278,7 +279,7 @@ class _ClipCache:
     def store_npz(self, name: str, signature: str, arrays: dict) -> None:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, signature=np.str_(signature), **arrays)
-        atomic_write_bytes(self.folder / f"{name}.npz", buffer.getvalue())
+        atomic.atomic_write_bytes(self.folder / f"{name}.npz", buffer.getvalue(), make_folders=True)
 
 
 def _speech_for_closure(clip: ClipSpeech, cache: _ClipCache, recognizer: bool):
@@ -333,7 +334,6 @@ def run_clip(video, options: LipsyncOptions, methods: list[LipsyncMethod], recog
         result.real["closure"] = lm.closure_at_phones(real_gap, speech.phones, speech.alphabet, fps)
         result.real["recognition"] = speech.metadata.get("method")
     tiles = {"real speaker": list(real["tiles"])}
-    computed = False
     for method in methods:
         signature = _signature(method.name, options.engine, options.size, options.smoothing, options.max_lag,
                                _file_stamp(options.audio2mouth_weights) if "learned" in method.name else None)
@@ -351,13 +351,13 @@ def run_clip(video, options: LipsyncOptions, methods: list[LipsyncMethod], recog
                 blank = np.zeros((TILE, TILE, 3), np.uint8)  # the output ended before this frame
                 stored_tiles = {"tiles": np.stack([method_tiles.get(i, blank) for i in keep])}
                 cache.store_npz(method.name, signature, stored_tiles)
-            computed = True
+            result.computed += 1
         row["curve"] = _curve(row["curve"])
         result.rows[method.name] = row
         if method.rendered and stored_tiles is not None and len(stored_tiles.get("tiles", [])):
             tiles[method.label] = list(stored_tiles["tiles"])
     sheet = Path(options.out) / "contact_sheets" / "lipsync" / f"{item}.png"
-    if options.contact_sheets and (computed or not sheet.is_file()):
+    if options.contact_sheets and (result.computed or not sheet.is_file()):
         from .lipsync_report import write_sheet
 
         write_sheet(sheet, tiles, [f"{i / fps:.2f} s" for i in keep])
@@ -392,13 +392,12 @@ def run_lipsync(options: LipsyncOptions, progress: bool = True) -> dict:
     """Run the protocol over the clips with audio and write the run folder; returns the summary."""
     import torch
 
-    from ..io.atomic import refuse_overwriting_inputs
     from .lipsync_methods import _needs_recognizer
     from .lipsync_report import write_lipsync_report
     from .runner import machine_description
 
     out = Path(options.out)
-    refuse_overwriting_inputs(out, [options.data, options.audio2mouth_weights])
+    atomic.refuse_overwriting_inputs(out, [options.data, options.audio2mouth_weights])
     settings = {"audio2mouth_weights": options.audio2mouth_weights}
     methods, unavailable = choose_methods(options.methods, settings)
     clips = audio_clips(options.data, options.max_videos)
@@ -423,7 +422,9 @@ def run_lipsync(options: LipsyncOptions, progress: bool = True) -> dict:
             say = [{"error": f"{type(error).__name__}: {error}"}]
     run = {"wall_seconds": round(time.perf_counter() - started, 1),
            "cpu_seconds": round(time.process_time() - started_cpu, 1),
-           "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
+           "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+           "rows_computed": sum(r.computed for r in results),
+           "rows_cached": sum(len(r.rows) - r.computed for r in results)}
     summary_settings = {"data": str(options.data), "engine": options.engine, "size": options.size,
                         "smoothing": options.smoothing, "max_lag": options.max_lag, "max_videos": options.max_videos,
                         "audio2mouth_weights": str(options.audio2mouth_weights or "") or None,

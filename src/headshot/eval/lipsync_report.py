@@ -1,8 +1,9 @@
 """Tables, CSV, plots and contact sheets of the lip-sync protocol (:mod:`headshot.eval.lipsync`).
 
-Pooling: each clip counts once (means over clips of the per-clip numbers, NaNs skipped); bilabial
-closure pools phones over clips (closed / all); "Δ vs energy" is the mean over clips of the paired
-difference of best-lag r against the rendered energy baseline.
+Pooling: each clip counts once (means over clips of the per-clip numbers, NaNs skipped), except the
+range ratio, whose median over clips is reported (a ratio explodes on the few clips where the speaker
+hardly moves the mouth); bilabial closure pools phones over clips (closed / all); "Δ vs energy" is the
+mean over clips of the paired difference of best-lag r against the rendered energy baseline.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runner import atomic_write_bytes, atomic_write_text
+from ..io import atomic
 
 REFERENCE = "energy"  # the baseline the methods must beat
 TARGET_R, TARGET_MARGIN = 0.50, 0.15  # issue 11: mean best-lag r of a speech method, and its lead over energy
@@ -25,7 +26,7 @@ COLUMNS = [
     ("clips", "clips", "{:d}"), ("r0", "r lag 0 ↑", "{:.3f}"), ("r_best", "best r ±3 ↑", "{:.3f}"),
     ("delta_energy", "Δ best r vs energy", "{:+.3f}"), ("r_best_shut", "best r, shut source", "{:.3f}"),
     ("r_best_open", "best r, open source", "{:.3f}"), ("offset_ms", "offset ms", "{:+.0f}"),
-    ("abs_offset_ms", "|offset| ms ↓", "{:.0f}"), ("range_ratio", "range ratio (1 = real)", "{:.2f}"),
+    ("abs_offset_ms", "|offset| ms ↓", "{:.0f}"), ("range_ratio", "range ratio, median (1 = real)", "{:.2f}"),
     ("duration_error_ms", "|A−V| ms ↓", "{:.0f}"), ("closure", "bilabials closed ↑", "{:.0%}"),
     ("r_best_template", "best r before render", "{:.3f}"), ("face_lost", "face lost ↓", "{:.1%}"),
     ("ms_per_frame", "ms/frame", "{:.0f}"),
@@ -37,8 +38,8 @@ landmarked with MediaPipe in video mode like the real clip. Lip gap = mean 3-D g
 over the distance between the eye centres. r lag 0: Pearson r of output and real lip gap, frame by frame; best r ±3:
 the highest r with the output shifted by up to ±3 frames (±120 ms), and offset: that shift (positive = the output's
 mouth is late), the estimated sync offset. Range ratio: 5–95 % spread of the output's lip gap over the real
-speaker's. |A−V|: |audio duration − output video duration|. Bilabials closed: share of the p/b/m phones recognised
-in the clip's audio whose middle frame has a lip gap under 0.03. Best r before render: the same correlation for the
+speaker's (median over clips). |A−V|: |audio duration − output video duration|. Bilabials closed: share of the
+p/b/m phones recognised in the clip's audio whose middle frame has a lip gap under 0.03. Best r before render: the same correlation for the
 template's own landmarks (the motion as intended), so the gap to "best r ±3" is what rendering and landmarking
 lose. Rows marked "not rendered" compare a curve (not a face) with the real lip gap: references, not outputs.
 ms/frame: rendering and landmarking one output frame on the shared CPU."""
@@ -48,10 +49,19 @@ LEARNED_NOTE = ("The learned rows use the audio → mouth model, which is traine
                 "that never saw them; its model card's leave-identities-out numbers measure generalisation.")
 
 
-def _mean(values) -> float:
+def _finite_values(values) -> np.ndarray:
     array = np.asarray([v for v in values if v is not None], np.float64)
-    array = array[np.isfinite(array)]
+    return array[np.isfinite(array)]
+
+
+def _mean(values) -> float:
+    array = _finite_values(values)
     return float(array.mean()) if array.size else math.nan
+
+
+def _median(values) -> float:
+    array = _finite_values(values)
+    return float(np.median(array)) if array.size else math.nan
 
 
 OPEN_SOURCE_GAP = 0.1  # a source whose lip gap is above this starts with the mouth open
@@ -69,9 +79,9 @@ def aggregate(results, methods) -> dict[str, dict]:
     for method in methods:
         rows = [(r, r.rows[method.name]) for r in results if method.name in r.rows]
         entry = {"label": method.label, "kind": method.kind, "rendered": method.rendered, "clips": len(rows)}
-        for key in ("r0", "r_best", "offset_ms", "range_ratio", "duration_error_ms", "face_lost",
-                    "r_best_template", "ms_per_frame"):
+        for key in ("r0", "r_best", "offset_ms", "duration_error_ms", "face_lost", "r_best_template", "ms_per_frame"):
             entry[key] = _mean(row.get(key) for _, row in rows)
+        entry["range_ratio"] = _median(row.get("range_ratio") for _, row in rows)
         entry["abs_offset_ms"] = _mean(abs(row["offset_ms"]) if row.get("offset_ms") is not None else None
                                        for _, row in rows)
         closures = [row["closure"] for _, row in rows if row.get("closure")]
@@ -138,7 +148,8 @@ def render_markdown(summary: dict) -> str:
              f"(crop only), smoothing {settings['smoothing']}.",
              f"Machine: {machine['cpu']}, {machine['cores']} cores (shared). This run: "
              f"{run.get('wall_seconds', 0) / 60:.1f} min wall clock, {run.get('cpu_seconds', 0) / 60:.1f} min CPU, "
-             f"load average {run.get('load_average_1min')} at the end (cached clips are not recomputed).", "",
+             f"load average {run.get('load_average_1min')} at the end; {run.get('rows_computed', 0)} clip × row "
+             f"results computed, {run.get('rows_cached', 0)} from the cache of an earlier run.", "",
              markdown_table(summary["table"]), "",
              f"Real speaker: lip-gap spread (5–95 %) {_format(real['gap_spread'], '{:.3f}')}; bilabials closed "
              f"{_format(real['closure'], '{:.0%}')} of {real['bilabials']} recognised p/b/m (the landmarker's "
@@ -205,7 +216,7 @@ def _write_csv(path: Path, results, methods) -> None:
             writer.writerow([result.item, method.name, len(row["curve"]),
                              *["" if v is None or not math.isfinite(v) else f"{v:.6g}" for v in values],
                              closure.get("bilabials", ""), closure.get("closed", ""), ""])
-    atomic_write_text(path, buffer.getvalue())
+    atomic.atomic_write_text(path, buffer.getvalue(), make_folders=True)
 
 
 def write_plot(path: Path, results, methods, clips: int = 3, seconds: float = 10.0) -> Path | None:
@@ -240,7 +251,7 @@ def write_plot(path: Path, results, methods, clips: int = 3, seconds: float = 10
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic.atomic_write_bytes(path, buffer.getvalue(), make_folders=True)
     return path
 
 
@@ -264,7 +275,7 @@ def write_sheet(path: Path, rows: dict[str, list[np.ndarray]], times: list[str])
             canvas.paste(Image.fromarray(np.asarray(image, np.uint8)), (label_width + column * tile, top))
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic.atomic_write_bytes(path, buffer.getvalue(), make_folders=True)
 
 
 def _finite(value):
@@ -291,8 +302,9 @@ def write_lipsync_report(out: Path, results, methods, say, settings: dict, machi
     summary = {"protocol": "lipsync", "settings": settings, "machine": machine, "table": table,
                "real": _real_summary(results), "descriptions": {m.name: m.description for m in methods},
                "errors": errors, "say": say, "per_clip": per_clip}
-    atomic_write_text(out / "results.json", json.dumps(_finite(summary), indent=1, allow_nan=False, default=str))
-    atomic_write_text(out / "results.md", render_markdown(summary))
+    text = json.dumps(_finite(summary), indent=1, allow_nan=False, default=str)
+    atomic.atomic_write_text(out / "results.json", text, make_folders=True)
+    atomic.atomic_write_text(out / "results.md", render_markdown(summary), make_folders=True)
     _write_csv(out / "per_clip.csv", results, methods)
     try:
         write_plot(out / "plots" / "lipsync_curves.png", results, methods)
