@@ -12,6 +12,7 @@ import pytest
 from headshot.errors import HeadshotError, InputError
 from headshot.eval import baselines, data, protocols
 from headshot.eval.runner import EvalOptions, run_evaluation
+from headshot.render.base import EngineInfo
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +185,7 @@ def test_fewshot_protocol_reports_every_shot_count(dev_data, tmp_path):
 class _FinetuneRecorder:
     """A stand-in engine that can fine-tune: renders the shot unchanged and records each ``finetune`` call."""
 
-    uses_driver_pixels = False
+    info = EngineInfo(name="recorder", description="test stand-in")
     calls: list = []
 
     def prepare(self, crop, landmarks):

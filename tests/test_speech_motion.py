@@ -240,7 +240,7 @@ def test_template_round_trip(motion, tmp_path):
 def test_rendered_mouth_shapes_read_as_speech(astronaut, source, phones):
     """Warp renders of rest, "a", "m", "u", "f": a dark open cavity only on the open vowels, narrower
     on "u"; none at rest, on the closed "m" or on "f"."""
-    from headshot.render.registry import get_engine
+    from headshot.engines import get_engine
 
     size = 384
     box = crop_box(source)

@@ -141,7 +141,7 @@ class Animation:
 
     def __init__(self, source, driver=None, options: AnimateOptions | None = None):
         from .motion.retarget import RetargetOptions, Retargeter
-        from .render.registry import get_engine
+        from .engines import engine_info, get_engine
 
         self.options = options = (options or AnimateOptions()).validate()
         self.timer = StageTimer()
@@ -181,6 +181,8 @@ class Animation:
         if options.fps and self.driver.fps and self.frame_count:
             self.frame_count = int(round(self.frame_count * options.fps / self.driver.fps))
 
+        if options.model and not engine_info(options.engine).needs_model:
+            raise OptionError(f"--model is for engines that read a model file; --engine {options.engine} does not")
         engine_options = {"model_path": options.model} if options.model else {}
         self.engine = get_engine(options.engine, **engine_options)
         self.engine.prepare(self.source_crop, self.source_landmarks)
@@ -193,8 +195,7 @@ class Animation:
             self.paster = None
             height = width = self.render_size
         else:
-            mode = getattr(self.engine, "paste_mode", "box")
-            self.paster = Paster(image, self.box, self.render_size, mode=mode, source_crop=self.source_crop)
+            self.paster = Paster(image, self.box, self.render_size)
             height, width = image.shape[:2]
         # side by side: driver crop (square) | source | result
         self.output_size = (height + 2 * width, height) if options.side_by_side else (width, height)
@@ -292,10 +293,9 @@ class Animation:
                 cv2.circle(panel, (int(x), int(y)), max(1, height // 256), (120, 230, 160), -1, cv2.LINE_AA)
         return panel
 
-    def _compose(self, rendered: np.ndarray, target: np.ndarray, frame: DriverFrame,
-                 cropper: StableCropper) -> np.ndarray:
+    def _compose(self, rendered: np.ndarray, frame: DriverFrame, cropper: StableCropper) -> np.ndarray:
         """Paste back (unless crop-only) and lay out side by side if asked."""
-        out = rendered if self.paster is None else self.paster(rendered, target)
+        out = rendered if self.paster is None else self.paster(rendered)
         if self.options.side_by_side:
             height = out.shape[0]
             source_panel = self.source_crop if self.paster is None else self.source_image
@@ -341,7 +341,7 @@ class Animation:
             rendered = self.engine.render(target, frame.image, frame.landmarks if frame.image is not None else None)
             timer.add("render", time.perf_counter() - mark)
             mark = time.perf_counter()
-            out = self._compose(rendered, target, frame, cropper)
+            out = self._compose(rendered, frame, cropper)
             timer.add("paste", time.perf_counter() - mark)
             if self.marker is not None:
                 mark = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Baseline engines for ``headshot eval``, with the engine interface of ``render/`` (see DESIGN.md).
+"""Baseline engines for ``headshot eval``: the engine contract of ``render/base.py``, registered in
+:mod:`headshot.engines` as ``source`` and ``similarity``.
 
 - :class:`SourceEngine` — the unmoved source: every output is the source crop itself.
 - :class:`SimilarityWarpEngine` — the source crop moved by one similarity transform (rotation, uniform
@@ -7,13 +8,15 @@
 
 Both take ``prepare(source_crop, source_landmarks)`` once, then ``render(target_landmarks,
 driver_frame=None, driver_landmarks=None) -> RGB uint8`` per frame; ``target_landmarks`` are MediaPipe
-``(478, 3)`` landmarks in source-crop pixels. They never look at driver pixels.
+``(478, 3)`` landmarks in source-crop pixels. They never look at driver pixels (``uses_driver_pixels``
+false in their ``info``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..render.base import EngineInfo
 from .identity import five_points
 
 BASELINE_LABELS = {
@@ -25,7 +28,7 @@ BASELINE_LABELS = {
 class SourceEngine:
     """Returns the source crop unchanged for every target."""
 
-    uses_driver_pixels = False
+    info = EngineInfo(name="source", description="evaluation baseline: the source crop, unmoved")
 
     def prepare(self, source_crop: np.ndarray, source_landmarks: np.ndarray) -> None:
         """Keep the source crop (RGB uint8 HWC); ``source_landmarks`` are unused."""
@@ -40,7 +43,8 @@ class SourceEngine:
 class SimilarityWarpEngine:
     """Warps the whole source crop by the similarity transform that maps its 5 points onto the target's."""
 
-    uses_driver_pixels = False
+    info = EngineInfo(name="similarity",
+                      description="evaluation baseline: the source crop moved by one 5-point similarity")
 
     def prepare(self, source_crop: np.ndarray, source_landmarks: np.ndarray) -> None:
         """Keep the source crop (RGB uint8 HWC) and its 5 alignment points (from ``(478, 3)`` pixels)."""
@@ -59,12 +63,3 @@ class SimilarityWarpEngine:
         height, width = self.source_crop.shape[:2]
         return cv2.warpAffine(self.source_crop, matrix, (width, height), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-
-
-def make_baseline(name: str):
-    """A fresh baseline engine by name: ``source`` or ``similarity``."""
-    if name == "source":
-        return SourceEngine()
-    if name == "similarity":
-        return SimilarityWarpEngine()
-    raise KeyError(name)

@@ -34,9 +34,10 @@ from typing import Callable
 
 import numpy as np
 
+from ..engines import get_engine
 from ..errors import HeadshotError
 from . import metrics
-from .baselines import BASELINE_LABELS, make_baseline
+from .baselines import BASELINE_LABELS
 from .data import eval_crop_box, read_frames, read_image
 
 NAN = float("nan")
@@ -50,7 +51,7 @@ class EngineRow:
 
     Attributes:
         label: the row's name in tables.
-        engine: engine name (``source``/``similarity`` baselines, or a name for ``render.registry``).
+        engine: engine name in ``headshot.engines`` (baselines ``source``/``similarity``, ``warp``, ...).
         driver_pixels: pass the driver frame to ``render`` (else ``driver_frame=None``).
         finetune: fine-tune on the shots before rendering (few-shot protocol only).
         finetune_steps: steps of that fine-tuning (``None``: the engine's default).
@@ -72,30 +73,9 @@ class EngineRow:
 
 
 def make_engine(name: str, **options):
-    """A fresh engine by name: baselines (``source``, ``similarity``) or ``headshot.render.registry``'s
-    (``warp``, ``neural``, ...). Before the registry exists, ``warp`` and ``neural`` are imported directly."""
-    if name in BASELINE_LABELS:
-        return make_baseline(name)
-    try:
-        from ..render.registry import get_engine
-    except ImportError:
-        get_engine = _direct_engine
-    try:
-        return get_engine(name, **options)
-    except KeyError:
-        raise HeadshotError(f"unknown engine '{name}'") from None
-
-
-def _direct_engine(name: str, **options):
-    if name == "warp":
-        from ..render.warp import WarpEngine
-
-        return WarpEngine(**options)
-    if name == "neural":
-        from ..neural.engine import NeuralEngine
-
-        return NeuralEngine(**options)
-    raise KeyError(name)
+    """A fresh engine by name from ``headshot.engines`` (baselines ``source``, ``similarity``; ``warp``,
+    ``neural``, ...); :class:`HeadshotError` for an unknown name."""
+    return get_engine(name, **options)
 
 
 def engine_supports_finetune(engine) -> bool:
@@ -123,7 +103,7 @@ def engine_rows(names: list[str], protocol: str, engine_options: dict[str, dict]
             continue
         options = tuple(sorted((engine_options or {}).get(name, {}).items()))
         engine = make_engine(name, **dict(options))
-        uses_pixels = bool(getattr(engine, "uses_driver_pixels", True))
+        uses_pixels = engine.info.uses_driver_pixels
         if protocol == "fewshot":
             rows.append(EngineRow(f"{name} (template, no pixels)", name, engine_options=options))
             if engine_supports_finetune(engine):

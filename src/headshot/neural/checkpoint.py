@@ -55,6 +55,14 @@ class ModelFile:
                              f"{str(error).splitlines()[0]}") from None
         return module
 
+    def generator_name(self, prefer_ema: bool = True) -> str | None:
+        """The entry that holds this file's generator G: ``generator_ema`` (the EMA weights, what a model
+        is meant to render with) when ``prefer_ema`` and the file has it, else ``generator``; ``None`` when
+        the file has no generator (e.g. a person file with psi only)."""
+        if prefer_ema and "generator_ema" in self.states:
+            return "generator_ema"
+        return "generator" if "generator" in self.states else None
+
 
 def save_model(path: str | Path, modules: dict[str, nn.Module | torch.Tensor], cfg: ModelConfig,
                extra_metadata: dict[str, Any] | None = None) -> Path:

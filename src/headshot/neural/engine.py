@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, MissingModelError
+from ..render.base import EngineInfo
 from .checkpoint import ModelFile, load_model
 from .config import ModelConfig
 from .embedder import Embedder
@@ -68,6 +69,10 @@ class NeuralEngine:
         threads: ONNX Runtime threads (the ``torch`` backend uses torch's own setting).
     """
 
+    # uses_driver_pixels: warp-guided models (the default) pass the driver frame on to their warp guide.
+    info = EngineInfo(name="neural", description="few-shot generator of Zakharov et al. 2019 (model file, torch)",
+                      uses_driver_pixels=True, needs_model=True)
+
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
                  person_path: str | Path | None = None, use_ema: bool = True, backend: str = "auto",
                  threads: int = 1):
@@ -78,11 +83,11 @@ class NeuralEngine:
             raise InputError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
         model = load_model(model_path if model_path is not None else default_model_path())
         person = load_model(person_path) if person_path is not None else None
-        if person is None and _generator_name(model, use_ema) is None and "psi" in model.tensors:
+        if person is None and model.generator_name(use_ema) is None and "psi" in model.tensors:
             # A feed-forward person file (psi only) given as the model: its base model renders it.
             person, model = model, load_model(_base_model_path(model))
-        generator_source = person if person is not None and _generator_name(person, use_ema) else model
-        generator_name = _generator_name(generator_source, use_ema)
+        generator_source = person if person is not None and person.generator_name(use_ema) else model
+        generator_name = generator_source.generator_name(use_ema)
         if generator_name is None:
             raise InputError("model file has no generator")
         self.config: ModelConfig = generator_source.config
@@ -272,9 +277,3 @@ def _base_model_path(person: ModelFile) -> Path:
     if recorded and Path(recorded).is_file():
         return Path(recorded)
     return default_model_path()
-
-
-def _generator_name(source: ModelFile, use_ema: bool) -> str | None:
-    if use_ema and "generator_ema" in source.states:
-        return "generator_ema"
-    return "generator" if "generator" in source.states else None

@@ -1,5 +1,2 @@
-"""Renderers ("engines") that move the source portrait to target landmarks: ``get_engine("warp")``."""
-
-from .registry import ENGINES, get_engine
-
-__all__ = ["ENGINES", "get_engine"]
+"""Renderers ("engines") that move the source portrait to target landmarks: the warp engine and the engine
+contract (``base.py``). Engines are found by name in :mod:`headshot.engines` (``get_engine("warp")``)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from .base import EngineInfo
 from .eyes import EyeLids
 from .mesh import ControlMesh, build_control_mesh, signed_areas
 from .mouth import MouthInterior
@@ -47,7 +48,9 @@ class WarpEngine:
             and another face's proportions bend noses and cheeks, which costs likeness.
     """
 
-    name = "warp"
+    # uses_driver_pixels: an opening mouth is filled from the driver's mouth when the driver has pixels.
+    info = EngineInfo(name="warp", description="geometric warp of the source photo (real time, no model)",
+                      uses_driver_pixels=True)
 
     def __init__(self, map_scale: float = 0.5, mouth: bool = True, eyes: bool = True,
                  min_twice_area: float = 0.05, head: bool = True, rigidity: float = 0.5,

@@ -33,10 +33,9 @@ def slim_model(source: str | Path, output: str | Path, discriminator: bool = Tru
 
     model = load_model(source)
     cfg = model.config
-    generator_name = "generator_ema" if "generator_ema" in model.states else "generator"
     entries: dict = {
         "embedder": model.load_into("embedder", Embedder(cfg)),
-        "generator_ema": model.load_into(generator_name, Generator(cfg)),
+        "generator_ema": model.load_into(model.generator_name() or "generator", Generator(cfg)),
     }
     if discriminator and "discriminator" in model.states:
         num_videos = model.states["discriminator"]["W"].shape[1]

@@ -91,8 +91,7 @@ def _load_networks(model_file, device: torch.device):
     if "embedder" not in model_file.states:
         raise InputError("the base model has no embedder: fine-tune from a model file of headshot train")
     embedder = model_file.load_into("embedder", Embedder(cfg)).to(device).eval()
-    name = "generator_ema" if "generator_ema" in model_file.states else "generator"
-    generator = model_file.load_into(name, Generator(cfg)).to(device)
+    generator = model_file.load_into(model_file.generator_name() or "generator", Generator(cfg)).to(device)
     discriminator = None
     if "discriminator" in model_file.states:
         num_videos = model_file.states["discriminator"]["W"].shape[1]
