@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from headshot.eval import identity
-from headshot.eval.data import read_image
+from headshot.io.images import read_image
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from headshot.errors import MissingModelError
-from headshot.eval import identity, protocols
-from headshot.eval.data import SelectionSettings, read_image
+from headshot.eval import identity, toolkit
+from headshot.eval.data import SelectionSettings
 from headshot.eval.runner import EvalOptions, run_evaluation
+from headshot.io.images import read_image
 
 NEEDS_DLIB = "dlib is not installed: pip install 'headshot[dlib]'"
 
@@ -89,8 +90,8 @@ def test_missing_dlib_is_a_one_line_error_naming_the_pip_command(monkeypatch, tm
     with pytest.raises(MissingModelError, match=r"pip install 'headshot\[dlib\]'"):
         identity.DlibEmbedder()
     with pytest.raises(MissingModelError, match="pip install"):
-        protocols.check_identity("both")
-    protocols.check_identity("sface")
+        toolkit.check_identity("both")
+    toolkit.check_identity("sface")
     assert main(["eval", "--data", str(dev_data), "--out", str(tmp_path / "run"), "--identity", "both"]) == 1
     assert main(["eval", "--data", str(dev_data), "--out", str(tmp_path / "run"), "--identity", "arcface"]) == 1
     assert not (tmp_path / "run").exists()

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from headshot.errors import HeadshotError, InputError
-from headshot.eval import baselines, data, protocols
+from headshot.eval import baselines, data, protocols, rows
 from headshot.eval.runner import EvalOptions, run_evaluation
+from headshot.io.video import count_frames
 from headshot.render.base import EngineInfo
 
 
@@ -29,12 +30,12 @@ def test_manifest_selects_frames_reproducibly(dev_data):
     second = data.build_manifest(dev_data, settings, ["self", "fewshot", "cross"])
     assert first == second
     assert len(first["self"]) == 98
-    counts = {v.relative: data.frame_count(v.path) for v in data.find_videos(dev_data)[:3]}
+    counts = {v.relative: count_frames(v.path) for v in data.find_videos(dev_data)[:3]}
     for entry in first["self"][:3]:
         assert entry["frames"] == list(range(3, 16, 3))
         assert max(entry["frames"]) < counts[entry["video"]]
     for entry in first["fewshot"]:
-        total = data.frame_count(dev_data / entry["video"])
+        total = count_frames(dev_data / entry["video"])
         assert len(entry["shots"]) == 32 and max(entry["shots"]) < total // 2 <= min(entry["targets"])
     assert len({e["identity"] for e in first["fewshot"]}) == len(first["fewshot"]) == 3
     assert len(first["cross"]) == 4
@@ -65,10 +66,10 @@ def test_voxceleb_style_identities(tmp_path):
 
 def test_crop_box_maps_landmarks_and_pixels_consistently(astronaut, astronaut_face):
     box = data.eval_crop_box(astronaut_face.landmarks)
-    crop = box.apply(astronaut)
+    crop = data.eval_crop(astronaut, box)
     assert crop.shape == (256, 256, 3)
-    in_crop = box.to_crop(astronaut_face.landmarks)
-    assert np.allclose(box.to_frame(in_crop), astronaut_face.landmarks, atol=1e-3)
+    in_crop = box.to_crop(astronaut_face.landmarks, data.EVAL_SIZE)
+    assert np.allclose(box.to_image(in_crop, data.EVAL_SIZE), astronaut_face.landmarks, atol=1e-3)
     assert in_crop[:, :2].min() > 0 and in_crop[:, :2].max() < 256
     # The pixel under a landmark is the same in the frame and in the crop.
     x, y = astronaut_face.landmarks[1, :2]
@@ -88,7 +89,7 @@ def test_relative_targets(astronaut_face):
 
 def test_baseline_engines(astronaut, astronaut_face):
     box = data.eval_crop_box(astronaut_face.landmarks)
-    crop, landmarks = box.apply(astronaut), box.to_crop(astronaut_face.landmarks)
+    crop, landmarks = data.eval_crop(astronaut, box), box.to_crop(astronaut_face.landmarks, data.EVAL_SIZE)
     source = baselines.SourceEngine()
     source.prepare(crop, landmarks)
     assert np.array_equal(source.render(landmarks + 5), crop)
@@ -100,11 +101,11 @@ def test_baseline_engines(astronaut, astronaut_face):
 
 
 def test_engine_rows_and_unknown_engines():
-    rows = protocols.engine_rows([], "self")
-    assert [r.label for r in rows] == ["source (unmoved)", "similarity warp (5 points)"]
+    table_rows = rows.engine_rows([], "self")
+    assert [r.label for r in table_rows] == ["source (unmoved)", "similarity warp (5 points)"]
     with pytest.raises(HeadshotError):
-        protocols.make_engine("no-such-engine")
-    assert not protocols.engine_supports_finetune(baselines.SourceEngine())
+        rows.make_engine("no-such-engine")
+    assert not rows.engine_supports_finetune(baselines.SourceEngine())
 
 
 def test_self_reenactment_of_the_source_frame_itself_is_perfect(dev_data, tmp_path):
@@ -178,7 +179,8 @@ def test_fewshot_protocol_reports_every_shot_count(dev_data, tmp_path):
     assert one["frames"] == 3 and one["shots_used"] == [1]
     assert one["l1"] == four["l1"] and math.isfinite(one["fid_mobilenet"])
     assert one["akd"] < table["source (unmoved)|T=1"]["akd"]  # following the head beats standing still
-    assert "T > 1 rows repeat" in (tmp_path / "run" / "results.md").read_text()
+    markdown = (tmp_path / "run" / "results.md").read_text()
+    assert "one row stands for every T" in markdown and "| source (unmoved), T=1, 4 (one image) |" in markdown
     assert len(list((tmp_path / "run" / "contact_sheets" / "fewshot").glob("*.png"))) == 1
 
 
@@ -205,8 +207,8 @@ def test_cli_finetune_steps_reach_the_engine(dev_data, tmp_path, monkeypatch):
     from headshot.neural.engine import NeuralEngine
 
     assert "steps" in inspect.signature(NeuralEngine.finetune).parameters
-    make_engine = protocols.make_engine
-    monkeypatch.setattr(protocols, "make_engine",
+    make_engine = rows.make_engine
+    monkeypatch.setattr(rows, "make_engine",
                         lambda name, **options: _FinetuneRecorder() if name == "recorder" else make_engine(name, **options))
     monkeypatch.setattr(_FinetuneRecorder, "calls", [])
     manifest = {"version": 1, "settings": {"shots": [1, 2]},

@@ -1,5 +1,5 @@
-"""Evaluation inputs: finding videos and portraits, the manifest that fixes frame selection, frame reading
-and the fixed evaluation crop.
+"""Evaluation inputs: finding videos and portraits, the manifest that fixes frame selection, and the fixed
+evaluation crop (frames are decoded by :mod:`headshot.io.video`).
 
 A **manifest** (JSON) lists, per protocol, which clips and which frame indices are used, so that a run
 can be repeated exactly::
@@ -23,11 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..face.crop import CropBox, crop_box, crop_resampled
+from ..io.video import count_frames
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 MANIFEST_VERSION = 1
+# The evaluation crop: 256x256, 1.8x the landmark box, centre 10% of the face up (animate frames 2.0x and 12%;
+# the evaluation keeps its own numbers until issue 14 unifies them, so that results stay comparable).
 EVAL_SIZE = 256
+EVAL_SCALE = 1.8
+EVAL_SHIFT_UP = 0.10
 
 
 @dataclass
@@ -91,54 +97,6 @@ def find_portraits(portraits_root: Path) -> list[tuple[Path, str, str]]:
     return [(p, p.relative_to(portraits_root.parent).as_posix(), p.stem.split("__")[0]) for p in paths]
 
 
-def frame_count(path: Path) -> int:
-    """Number of video frames (container metadata, or counted by decoding when it is missing)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            if stream.frames:
-                return int(stream.frames)
-            return sum(1 for _ in container.decode(stream))
-    except (av.error.FFmpegError, IndexError) as error:
-        raise InputError(f"cannot read video {path}: {error}") from None
-
-
-def read_frames(path: Path, indices) -> dict[int, np.ndarray]:
-    """The frames at ``indices`` (RGB uint8 HWC) of a video, decoded in one pass; missing ones omitted."""
-    import av
-
-    wanted = set(int(i) for i in indices)
-    if not wanted:
-        return {}
-    last = max(wanted)
-    frames: dict[int, np.ndarray] = {}
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for index, frame in enumerate(container.decode(stream)):
-                if index in wanted:
-                    frames[index] = frame.to_ndarray(format="rgb24")
-                if index >= last:
-                    break
-    except (av.error.FFmpegError, IndexError) as error:
-        raise InputError(f"cannot read video {path}: {error}") from None
-    return frames
-
-
-def read_image(path: Path) -> np.ndarray:
-    """An image file as RGB uint8 HWC (EXIF orientation applied)."""
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as image:
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    except OSError as error:
-        raise InputError(f"cannot read image {path}: {error}") from None
-
-
 def build_manifest(data_root: Path, settings: SelectionSettings, protocols: list[str],
                    portraits_root: Path | None = None) -> dict:
     """A manifest (see module docstring) for the videos and portraits found under ``data_root``."""
@@ -150,7 +108,7 @@ def build_manifest(data_root: Path, settings: SelectionSettings, protocols: list
         "fewshot_videos": settings.fewshot_videos, "cross_portraits": settings.cross_portraits,
         "max_videos": settings.max_videos}}
     for video in videos:
-        video.frame_count = frame_count(video.path)
+        video.frame_count = count_frames(video.path)
     if "self" in protocols:
         manifest["self"] = [
             {"id": _item_id(v.relative), "video": v.relative, "identity": v.identity, "source_frame": 0,
@@ -224,55 +182,15 @@ def load_manifest(path: Path) -> dict:
 
 # --- The evaluation crop --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class CropBox:
-    """A square box ``(x0, y0, side)`` in pixels of the full frame, mapped to ``size`` x ``size``."""
-
-    x0: float
-    y0: float
-    side: float
-    size: int = EVAL_SIZE
-
-    @property
-    def scale(self) -> float:
-        return self.size / self.side
-
-    def matrix(self) -> np.ndarray:
-        """2x3 affine matrix from frame pixels to crop pixels."""
-        s = self.scale
-        return np.array([[s, 0.0, -self.x0 * s], [0.0, s, -self.y0 * s]], np.float64)
-
-    def apply(self, image: np.ndarray) -> np.ndarray:
-        """The crop (RGB uint8 ``size`` x ``size``); outside the frame is filled by edge replication."""
-        import cv2
-
-        return cv2.warpAffine(image, self.matrix(), (self.size, self.size), flags=cv2.INTER_AREA
-                              if self.scale < 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-    def to_crop(self, landmarks: np.ndarray) -> np.ndarray:
-        """Landmarks ``(478, 3)`` from frame pixels to crop pixels (z scaled like x)."""
-        out = np.array(landmarks, np.float32, copy=True)
-        out[:, 0] = (out[:, 0] - self.x0) * self.scale
-        out[:, 1] = (out[:, 1] - self.y0) * self.scale
-        out[:, 2] = out[:, 2] * self.scale
-        return out
-
-    def to_frame(self, landmarks: np.ndarray) -> np.ndarray:
-        """Landmarks from crop pixels back to frame pixels."""
-        out = np.array(landmarks, np.float32, copy=True)
-        out[:, 0] = out[:, 0] / self.scale + self.x0
-        out[:, 1] = out[:, 1] / self.scale + self.y0
-        out[:, 2] = out[:, 2] / self.scale
-        return out
+def eval_crop_box(landmarks: np.ndarray) -> CropBox:
+    """The fixed evaluation box from one frame's landmarks (image pixels): :func:`headshot.face.crop.crop_box`
+    at ``EVAL_SCALE`` and ``EVAL_SHIFT_UP``, not snapped to pixels. The same box crops the source, every real
+    frame and (implicitly) every output; map landmarks with ``box.to_crop(points, EVAL_SIZE)`` and
+    ``box.to_image(points, EVAL_SIZE)``."""
+    return crop_box(landmarks, EVAL_SCALE, EVAL_SHIFT_UP, snap=False)
 
 
-def eval_crop_box(landmarks: np.ndarray, size: int = EVAL_SIZE, zoom: float = 1.8) -> CropBox:
-    """The fixed evaluation box from one frame's landmarks: a square of ``zoom`` x the landmark box's larger
-    side, centred on the landmark box and shifted up by 10% of the face size (hair and forehead above the
-    mesh). The same box crops the source, every real frame and (implicitly) every output."""
-    xy = np.asarray(landmarks, np.float64)[:, :2]
-    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
-    face = max(x1 - x0, y1 - y0)
-    side = zoom * face
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - 0.1 * face
-    return CropBox(float(cx - side / 2), float(cy - side / 2), float(side), size)
+def eval_crop(image: np.ndarray, box: CropBox) -> np.ndarray:
+    """The ``EVAL_SIZE`` x ``EVAL_SIZE`` crop (RGB uint8) of ``image`` in ``box``; outside the frame the edge
+    pixels repeat (:func:`headshot.face.crop.crop_resampled`)."""
+    return crop_resampled(image, box, EVAL_SIZE)

@@ -1,8 +1,11 @@
 """Evaluation protocols: self-reenactment, few-shot self-reenactment and cross-identity reenactment.
 
 Each protocol runs every *engine row* on every manifest item (a clip, or a portrait + driver clip) and
-returns per-frame numbers; ``report.py`` pools them. A small internal runner does what the animate
-pipeline does, with evaluation-specific choices that keep the comparison fair:
+returns per-frame numbers; ``report.py`` pools them. The three share one skeleton (:func:`measure`): each
+builds a :class:`Scene` (source crop, targets, what outputs are compared with), then every row renders, is
+scored (``scoring.py``) and recorded. The rows (``rows.py``) and the detectors and networks (``toolkit.py``)
+are set up once per run. A small internal runner does what the animate pipeline does, with
+evaluation-specific choices that keep the comparison fair:
 
 - One fixed square crop box per item, computed from the source frame's landmarks, crops the source,
   every real frame and the driver for the crop-space targets; engines render at 256x256 in that crop,
@@ -19,8 +22,8 @@ pipeline does, with evaluation-specific choices that keep the comparison fair:
   :func:`cross_targets`); pose and expression errors compare changes since that reference.
 - Few-shot: T shots from the first half of a clip, targets from the second half, driven by landmarks only.
   Engines that take several shots expose ``prepare_shots(shots)``; engines that can fine-tune in memory
-  expose ``finetune(shots)`` (see :func:`engine_supports_finetune`), which adds a fine-tuned row
-  (``finetune(shots, steps=N)`` when ``headshot eval --finetune-steps N`` is given).
+  expose ``finetune(shots)`` (see :func:`headshot.eval.rows.engine_supports_finetune`), which adds a
+  fine-tuned row (``finetune(shots, steps=N)`` when ``headshot eval --finetune-steps N`` is given).
   Single-image engines get the first shot, and their T>1 results are reported as equal to T=1.
 """
 
@@ -30,297 +33,20 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 
-from ..engines import get_engine
 from ..errors import HeadshotError
-from . import metrics
-from .baselines import BASELINE_LABELS
-from .data import eval_crop_box, read_frames, read_image
+from ..io.images import read_image
+from ..io.video import read_frames_at
+from .data import EVAL_SIZE, eval_crop, eval_crop_box
+from .rows import EngineRow, engine_supports_shots
+from .scoring import score_frames
+from .toolkit import Observation, Toolkit
 
-NAN = float("nan")
+CROSS_TARGETS_METHOD = "motion.retarget relative, best_reference"
 
-
-# --- Engines --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class EngineRow:
-    """One row of the results table: an engine and how it is driven.
-
-    Attributes:
-        label: the row's name in tables.
-        engine: engine name in ``headshot.engines`` (baselines ``source``/``similarity``, ``warp``, ...).
-        driver_pixels: pass the driver frame to ``render`` (else ``driver_frame=None``).
-        finetune: fine-tune on the shots before rendering (few-shot protocol only).
-        finetune_steps: steps of that fine-tuning (``None``: the engine's default).
-        baseline: the row is a baseline.
-        engine_options: keyword arguments for the engine's constructor, as ``((name, value), ...)``.
-    """
-
-    label: str
-    engine: str
-    driver_pixels: bool = False
-    finetune: bool = False
-    finetune_steps: int | None = None
-    baseline: bool = False
-    engine_options: tuple = ()
-
-    def make(self):
-        """A fresh engine for this row."""
-        return make_engine(self.engine, **dict(self.engine_options))
-
-
-def make_engine(name: str, **options):
-    """A fresh engine by name from ``headshot.engines`` (baselines ``source``, ``similarity``; ``warp``,
-    ``neural``, ...); :class:`HeadshotError` for an unknown name."""
-    return get_engine(name, **options)
-
-
-def engine_supports_finetune(engine) -> bool:
-    """Whether an engine can be fine-tuned on a person's shots in memory: it has ``finetune(shots)`` with
-    ``shots = [(crop RGB uint8, landmarks (478, 3) crop pixels), ...]``, called after ``prepare``."""
-    return callable(getattr(engine, "finetune", None))
-
-
-def engine_supports_shots(engine) -> bool:
-    """Whether an engine takes several source images: it has ``prepare_shots(shots)`` (``shots`` as in
-    :func:`engine_supports_finetune`), called after ``prepare`` with the first shot to add the others."""
-    return callable(getattr(engine, "prepare_shots", None))
-
-
-def engine_rows(names: list[str], protocol: str, engine_options: dict[str, dict] | None = None,
-                finetune_steps: int | None = None) -> list[EngineRow]:
-    """The table rows for ``names`` in ``protocol``: baselines first, then each engine; an engine that can
-    use driver pixels gets a pixel row and a template row in self-reenactment and cross-identity.
-    ``engine_options`` maps an engine name to its constructor's keyword arguments (e.g. a model file);
-    ``finetune_steps`` is passed to ``finetune(shots, steps=...)`` of the few-shot fine-tuned rows
-    (``None``: the engine's default)."""
-    rows = [EngineRow(BASELINE_LABELS[b], b, baseline=True) for b in ("source", "similarity")]
-    for name in names:
-        if name in BASELINE_LABELS:
-            continue
-        options = tuple(sorted((engine_options or {}).get(name, {}).items()))
-        engine = make_engine(name, **dict(options))
-        uses_pixels = engine.info.uses_driver_pixels
-        if protocol == "fewshot":
-            rows.append(EngineRow(f"{name} (template, no pixels)", name, engine_options=options))
-            if engine_supports_finetune(engine):
-                rows.append(EngineRow(f"{name} fine-tuned (template, no pixels)", name, finetune=True,
-                                      finetune_steps=finetune_steps, engine_options=options))
-        elif uses_pixels:
-            rows.append(EngineRow(f"{name} (driver pixels)", name, driver_pixels=True, engine_options=options))
-            rows.append(EngineRow(f"{name} (template, no pixels)", name, engine_options=options))
-        else:
-            rows.append(EngineRow(name, name, engine_options=options))
-    return rows
-
-
-# --- Shared analysis tools ------------------------------------------------------------------------------
-
-@dataclass
-class Observation:
-    """What the detector sees in one image: landmarks (478, 3) pixels, head angles (deg), blendshapes."""
-
-    landmarks: np.ndarray
-    angles: np.ndarray
-    blendshapes: np.ndarray
-
-
-# ``--identity`` choices: the identity embedders each runs, and the per-frame CSIM key of each embedder.
-IDENTITY_CHOICES = {"sface": ("sface",), "both": ("sface", "dlib")}
-CSIM_KEYS = {"sface": "csim", "dlib": "csim_dlib"}
-
-
-def check_identity(identity: str) -> None:
-    """Raise :class:`HeadshotError` for an unknown ``identity`` choice, and :class:`MissingModelError` (with
-    the pip command) when it needs dlib and dlib is not installed; cheap, for checks before a long run."""
-    if identity not in IDENTITY_CHOICES:
-        raise HeadshotError(f"unknown --identity {identity!r}; choose from {', '.join(IDENTITY_CHOICES)}")
-    if "dlib" in IDENTITY_CHOICES[identity]:
-        from ..assets import dlib_model_path
-        from .identity import import_dlib
-
-        import_dlib()
-        dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")
-
-
-def make_embedder(name: str):
-    """An identity embedder by name: ``sface`` (:class:`SFaceEmbedder`) or ``dlib`` (:class:`DlibEmbedder`,
-    which raises :class:`MissingModelError` when ``headshot[dlib]`` is not installed)."""
-    from .identity import DlibEmbedder, SFaceEmbedder
-
-    return {"sface": SFaceEmbedder, "dlib": DlibEmbedder}[name]()
-
-
-class Toolkit:
-    """The detectors and networks a run needs, created once (all CPU, single-threaded where possible).
-
-    ``identity``: a key of :data:`IDENTITY_CHOICES`; ``both`` adds dlib's ResNet as a CSIM cross-check."""
-
-    def __init__(self, lpips_weights: str | Path | None = None, inception_weights: str | Path | None = None,
-                 identity: str = "sface"):
-        from ..face.landmarker import FaceAnalyzer
-        from .features import MobileNetV2Metrics
-
-        check_identity(identity)
-        self.embedders = {name: make_embedder(name) for name in IDENTITY_CHOICES[identity]}
-        self.analyzer = FaceAnalyzer(video=False, max_faces=1)
-        self.mobilenet = MobileNetV2Metrics()
-        self.lpips = None
-        self.inception = None
-        if lpips_weights:
-            from .features import LPIPS
-
-            self.lpips = LPIPS(lpips_weights)
-        if inception_weights:
-            from .features import InceptionFeatures
-
-            self.inception = InceptionFeatures(inception_weights)
-
-    def close(self) -> None:
-        self.analyzer.close()
-
-    def forget(self) -> None:
-        """Drop the per-image memo (call between items)."""
-        self._memo: dict = {}
-
-    def _remember(self, key: tuple, compute):
-        # Identical images recur (the unmoved-source baseline renders one image per frame): compute once.
-        memo = self.__dict__.setdefault("_memo", {})
-        if key not in memo:
-            memo[key] = compute()
-        return memo[key]
-
-    @staticmethod
-    def _digest(*arrays: np.ndarray) -> bytes:
-        import hashlib
-
-        digest = hashlib.blake2b(digest_size=16)
-        for array in arrays:
-            digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.digest()
-
-    def observe(self, image: np.ndarray) -> Observation | None:
-        """The largest face in ``image`` (RGB uint8), or ``None`` when the detector finds none."""
-        def compute():
-            faces = self.analyzer.detect(image)
-            if not faces:
-                return None
-            face = faces[0]
-            return Observation(face.landmarks, metrics.euler_angles(face.pose_matrix), face.blendshapes)
-
-        return self._remember(("observe", self._digest(image)), compute)
-
-    def embed(self, image: np.ndarray, landmarks: np.ndarray) -> dict[str, np.ndarray]:
-        """Identity embeddings ``{embedder name: (128,)}`` (``sface``, and ``dlib`` when enabled) of the face
-        in ``image`` at ``landmarks`` (its pixels)."""
-        return self._remember(("embed", self._digest(image, landmarks)),
-                              lambda: {name: e.embed(image, landmarks) for name, e in self.embedders.items()})
-
-    def encode(self, images: list[np.ndarray]) -> tuple[list, dict[str, np.ndarray]]:
-        """``(perceptual feature maps, {network: FID features (N, D)})`` of RGB uint8 crops; identical
-        images are encoded once."""
-        digests = [self._digest(image) for image in images]
-        unique = list(dict.fromkeys(digests))
-        first = [digests.index(d) for d in unique]
-        where = [unique.index(d) for d in digests]
-        taps, pooled = self.mobilenet.encode([images[i] for i in first])
-        taps = [tap[where] for tap in taps]
-        features = {"mobilenet": pooled[where]}
-        if self.inception is not None:
-            features["inception"] = self.inception([images[i] for i in first])[where]
-        return taps, features
-
-
-# --- Scoring --------------------------------------------------------------------------------------------
-
-def _tracks(observations: list[Observation | None]) -> tuple[np.ndarray, np.ndarray]:
-    from ..face.topology import to_68
-
-    present = np.array([o is not None for o in observations], bool)
-    tracks = np.zeros((len(observations), 68, 2), np.float64)
-    for index, observation in enumerate(observations):
-        if observation is not None:
-            tracks[index] = to_68(observation.landmarks)[:, :2]
-    return tracks, present
-
-
-def score_frames(toolkit: Toolkit, outputs: list[np.ndarray], reference_images: list[np.ndarray] | None,
-                 reference_observations: list[Observation], identity_embeddings: list[np.ndarray],
-                 relative_to: tuple[Observation, Observation] | None = None,
-                 reference_taps: list | None = None) -> tuple[dict, dict, dict]:
-    """Score rendered crops.
-
-    Args:
-        outputs: rendered crops (RGB uint8 256x256).
-        reference_images: the real crops (self-reenactment), or ``None`` (cross-identity: no ground truth).
-        reference_observations: the driver's/real frame's observation for each output (motion reference).
-        identity_embeddings: per output, the embeddings (:meth:`Toolkit.embed`) the output should match (real
-            frame's, or the source's): SFace gives ``csim`` and ``aed``, dlib ``csim_dlib``.
-        relative_to: ``(source observation, driver reference observation)``: compare *changes* of head
-            angles and blendshapes (output minus source vs driver minus its reference frame), as the
-            relative motion transfer of cross-identity intends; ``None`` compares absolute values.
-        reference_taps: MobileNetV2 feature maps of ``reference_images`` (from :meth:`Toolkit.encode`).
-
-    Returns:
-        ``(per_frame, per_item, fid_features)``: per-frame lists (NaN where undefined), per-item numbers
-        (jitter), FID features of the outputs.
-    """
-    csim_keys = [CSIM_KEYS[name] for name in toolkit.embedders]
-    per_frame: dict[str, list[float]] = {key: [] for key in
-                                         ("face_lost", "akd", *csim_keys, "aed", "pose_error", "expression_error")}
-    observations: list[Observation | None] = []
-    for index, output in enumerate(outputs):
-        observation = toolkit.observe(output)
-        observations.append(observation)
-        reference = reference_observations[index]
-        per_frame["face_lost"].append(float(observation is None))
-        if observation is None:
-            for key in ("akd", "pose_error", "expression_error"):
-                per_frame[key].append(NAN)
-            # Identity of a lost face: align on the target landmarks, where the face should be.
-            embedding = toolkit.embed(output, reference.landmarks) if reference_images is not None else None
-        else:
-            per_frame["akd"].append(metrics.keypoint_distance(observation.landmarks, reference.landmarks)
-                                    if reference_images is not None else NAN)
-            if relative_to is None:
-                per_frame["pose_error"].append(metrics.pose_error(observation.angles, reference.angles))
-                per_frame["expression_error"].append(metrics.expression_error(observation.blendshapes,
-                                                                              reference.blendshapes))
-            else:
-                source, driver_reference = relative_to
-                per_frame["pose_error"].append(metrics.pose_error(observation.angles - source.angles,
-                                                                  reference.angles - driver_reference.angles))
-                per_frame["expression_error"].append(metrics.expression_error(
-                    observation.blendshapes - source.blendshapes, reference.blendshapes - driver_reference.blendshapes))
-            embedding = toolkit.embed(output, observation.landmarks)
-        if embedding is None:
-            for key in (*csim_keys, "aed"):
-                per_frame[key].append(NAN)
-        else:
-            wanted = identity_embeddings[index]
-            for name in toolkit.embedders:
-                per_frame[CSIM_KEYS[name]].append(metrics.cosine_similarity(embedding[name], wanted[name]))
-            per_frame["aed"].append(metrics.embedding_distance(embedding["sface"], wanted["sface"]))
-    # MobileNetV2 features only serve pixel comparisons and FID, which need real frames.
-    taps, features = toolkit.encode(outputs) if outputs and reference_images is not None else ([], {})
-    if reference_images is not None:
-        per_frame["l1"] = [metrics.l1(o, r) for o, r in zip(outputs, reference_images)]
-        per_frame["psnr"] = [metrics.psnr(o, r) for o, r in zip(outputs, reference_images)]
-        per_frame["ssim"] = [metrics.ssim(o, r) for o, r in zip(outputs, reference_images)]
-        per_frame["perceptual"] = [float(v) for v in toolkit.mobilenet.distance(taps, reference_taps)]
-        if toolkit.lpips is not None:
-            per_frame["lpips"] = [float(v) for v in toolkit.lpips(outputs, reference_images)]
-    tracks, present = _tracks(observations)
-    reference_tracks, reference_present = _tracks(reference_observations)
-    per_item = {"jitter": metrics.landmark_jitter(tracks, present),
-                "jitter_driver": metrics.landmark_jitter(reference_tracks, reference_present)}
-    return per_frame, per_item, features
-
-
-# --- Items ----------------------------------------------------------------------------------------------
 
 @dataclass
 class ItemResult:
@@ -340,18 +66,102 @@ class ItemResult:
                 "skipped": self.skipped, "seconds": self.seconds}
 
 
-def _render_row(row: EngineRow, source_crop, source_landmarks, targets, driver_frames, driver_landmarks):
-    engine = row.make()
-    engine.prepare(source_crop, source_landmarks)
+# --- The skeleton every protocol shares -----------------------------------------------------------------
+
+@dataclass
+class Scene:
+    """What every row of one item shares: the source, the targets, and what the outputs are scored against.
+
+    Attributes:
+        source_crop: the crop engines prepare from (RGB uint8, ``EVAL_SIZE`` square).
+        source_landmarks: its landmarks ``(478, 3)`` in crop pixels.
+        targets: per scored frame, the target landmarks in source-crop pixels.
+        driver_frames: per scored frame, the whole driver frame (driver-pixel rows, contact sheet).
+        references: per scored frame, the observation an output's motion is compared with.
+        identities: per scored frame, the embeddings (:meth:`Toolkit.embed`) an output should match.
+        driver_landmarks: per scored frame, the driver's landmarks in ``driver_frames`` pixels (driver-pixel
+            rows only; ``None`` when no row uses driver pixels).
+        real_crops: the ground truth (self-reenactment, few-shot); ``None`` in cross-identity.
+        real_taps: MobileNetV2 feature maps of ``real_crops``.
+        relative_to: ``(source, driver reference)`` observations when motion is compared as changes.
+    """
+
+    source_crop: np.ndarray
+    source_landmarks: np.ndarray
+    targets: list[np.ndarray]
+    driver_frames: list[np.ndarray]
+    references: list[Observation]
+    identities: list[dict]
+    driver_landmarks: list[np.ndarray] | None = None
+    real_crops: list[np.ndarray] | None = None
+    real_taps: list | None = None
+    relative_to: tuple[Observation, Observation] | None = None
+
+
+class Rendering(NamedTuple):
+    """One row's outputs under ``key``, or ``same_as`` the key of an earlier rendering with identical outputs."""
+
+    key: str
+    outputs: list[np.ndarray] | None = None
+    seconds: float = 0.0
+    extra: dict | None = None
+    same_as: str | None = None
+
+
+def measure(result: ItemResult, scene: Scene, rows: list[EngineRow], toolkit: Toolkit,
+            renders: Callable[[EngineRow], Iterable[Rendering]]) -> ItemResult:
+    """Render, score and record every row on one item, and build its contact sheet.
+
+    ``renders(row)`` yields the row's :class:`Rendering` s (one per row; one per shot count in few-shot).
+    Each is scored against ``scene`` (:func:`score_frames`) and stored in ``result.rows[key]`` with its FID
+    features; the first rendering of a row becomes a contact-sheet column, after the driver and source columns
+    and before the real frames'.
+    """
+    steps = _sheet_steps(len(scene.targets))
+    result.sheet = {"columns": ["driver", "source"],
+                    "steps": [[scene.driver_frames[step], scene.source_crop] for step in steps]}
+    for row in rows:
+        for position, rendering in enumerate(renders(row)):
+            if rendering.same_as is not None:
+                result.rows[rendering.key] = dict(result.rows[rendering.same_as])
+                prefix = rendering.same_as + "|"
+                for feature_key in [k for k in result.features if k.startswith(prefix)]:
+                    result.features[f"{rendering.key}|{feature_key[len(prefix):]}"] = result.features[feature_key]
+                continue
+            outputs = rendering.outputs
+            per_frame, per_item, features = score_frames(
+                toolkit, outputs, scene.real_crops, scene.references, scene.identities,
+                relative_to=scene.relative_to, reference_taps=scene.real_taps)
+            result.rows[rendering.key] = {"per_frame": per_frame, "per_item": per_item,
+                                          "render_seconds": rendering.seconds, "rendered": len(outputs),
+                                          **(rendering.extra or {})}
+            for network, values in features.items():
+                result.features[f"{rendering.key}|{network}"] = values
+            if position == 0:
+                _add_sheet_column(result.sheet, row.label, outputs, steps)
+    if scene.real_crops is not None:
+        _add_sheet_column(result.sheet, "real", scene.real_crops, steps)
+    return result
+
+
+def _render(engine, row: EngineRow, scene: Scene) -> tuple[list[np.ndarray], float]:
+    """A prepared engine's outputs for the scene's targets, and the seconds ``render`` took in all."""
     outputs, seconds = [], 0.0
-    for index, target in enumerate(targets):
-        frame = driver_frames[index] if row.driver_pixels else None
-        frame_landmarks = driver_landmarks[index] if row.driver_pixels else None
+    for index, target in enumerate(scene.targets):
+        frame = scene.driver_frames[index] if row.driver_pixels else None
+        frame_landmarks = scene.driver_landmarks[index] if row.driver_pixels else None
         start = time.perf_counter()
         output = engine.render(target, driver_frame=frame, driver_landmarks=frame_landmarks)
         seconds += time.perf_counter() - start
-        outputs.append(_check_output(output, source_crop.shape, row))
+        outputs.append(_check_output(output, scene.source_crop.shape, row))
     return outputs, seconds
+
+
+def _render_row(row: EngineRow, scene: Scene) -> list[Rendering]:
+    """The one rendering of a row prepared from the scene's source (self-reenactment, cross-identity)."""
+    engine = row.make()
+    engine.prepare(scene.source_crop, scene.source_landmarks)
+    return [Rendering(row.label, *_render(engine, row, scene))]
 
 
 def _check_output(output, shape, row: EngineRow) -> np.ndarray:
@@ -380,7 +190,7 @@ def _observed_frames(toolkit: Toolkit, frames: dict, indices: list[int], box=Non
     for index in indices:
         if index not in frames:
             continue
-        image = box.apply(frames[index]) if box is not None else frames[index]
+        image = eval_crop(frames[index], box) if box is not None else frames[index]
         observation = toolkit.observe(image)
         if observation is not None:
             kept.append(index)
@@ -389,11 +199,24 @@ def _observed_frames(toolkit: Toolkit, frames: dict, indices: list[int], box=Non
     return kept, images, observations
 
 
+def _ground_truth(toolkit: Toolkit, result: ItemResult, crops: list[np.ndarray],
+                  observations: list[Observation]) -> dict:
+    """The :class:`Scene` fields of real frames (identities, crops, MobileNetV2 taps); their FID features go
+    into ``result.features`` as ``real|<network>``."""
+    identities = [toolkit.embed(crop, o.landmarks) for crop, o in zip(crops, observations)]
+    taps, features = toolkit.encode(crops)
+    for network, values in features.items():
+        result.features[f"real|{network}"] = values
+    return {"identities": identities, "real_crops": crops, "real_taps": taps}
+
+
+# --- The three protocols --------------------------------------------------------------------------------
+
 def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: Toolkit) -> ItemResult:
     """Self-reenactment on one clip: the source frame animated by the clip's own landmarks."""
     result = ItemResult(entry["id"], "self")
     source_index = int(entry.get("source_frame", 0))
-    frames = read_frames(Path(data_root) / entry["video"], [source_index, *entry["frames"]])
+    frames = read_frames_at(Path(data_root) / entry["video"], [source_index, *entry["frames"]])
     if source_index not in frames:
         result.skipped = "source frame not in the video"
         return result
@@ -402,38 +225,118 @@ def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: 
         result.skipped = "no face in the source frame"
         return result
     box = eval_crop_box(source_frame_observation.landmarks)
-    source_crop = box.apply(frames[source_index])
+    source_crop = eval_crop(frames[source_index], box)
     source_observation = toolkit.observe(source_crop)
     source_landmarks = (source_observation.landmarks if source_observation is not None
-                        else box.to_crop(source_frame_observation.landmarks))
+                        else box.to_crop(source_frame_observation.landmarks, EVAL_SIZE))
 
     # A frame without a face has no target motion: not scored for any row.
     indices, real_crops, real_observations = _observed_frames(toolkit, frames, entry["frames"], box)
-    full_frames = [frames[index] for index in indices]
     result.frames = indices
     if not indices:
         result.skipped = "no face in any target frame"
         return result
     targets = [o.landmarks for o in real_observations]
-    driver_landmarks = [box.to_frame(t) for t in targets]
-    real_embeddings = [toolkit.embed(c, o.landmarks) for c, o in zip(real_crops, real_observations)]
-    real_taps, real_features = toolkit.encode(real_crops)
-    for network, values in real_features.items():
-        result.features[f"real|{network}"] = values
-    steps = _sheet_steps(len(indices))
-    result.sheet = {"columns": ["driver", "source"], "steps": [[frames[indices[s]], source_crop] for s in steps]}
-    for row in rows:
-        outputs, seconds = _render_row(row, source_crop, source_landmarks, targets, full_frames, driver_landmarks)
-        per_frame, per_item, features = score_frames(toolkit, outputs, real_crops, real_observations,
-                                                     real_embeddings, reference_taps=real_taps)
-        result.rows[row.label] = {"per_frame": per_frame, "per_item": per_item, "render_seconds": seconds,
-                                  "rendered": len(outputs)}
-        for network, values in features.items():
-            result.features[f"{row.label}|{network}"] = values
-        _add_sheet_column(result.sheet, row.label, outputs, steps)
-    _add_sheet_column(result.sheet, "real", real_crops, steps)
-    return result
+    scene = Scene(source_crop, source_landmarks, targets, [frames[index] for index in indices], real_observations,
+                  driver_landmarks=[box.to_image(t, EVAL_SIZE) for t in targets],
+                  **_ground_truth(toolkit, result, real_crops, real_observations))
+    return measure(result, scene, rows, toolkit, lambda row: _render_row(row, scene))
 
+
+def run_cross_item(entry: dict, data_root: Path, portraits_parent: Path, rows: list[EngineRow],
+                   toolkit: Toolkit) -> ItemResult:
+    """Cross-identity reenactment: one portrait driven by another person's clip (relative motion)."""
+    result = ItemResult(entry["id"], "cross")
+    portrait = read_image(Path(portraits_parent) / entry["portrait"])
+    portrait_observation = toolkit.observe(portrait)
+    if portrait_observation is None:
+        result.skipped = "no face in the portrait"
+        return result
+    box = eval_crop_box(portrait_observation.landmarks)
+    source_crop = eval_crop(portrait, box)
+    source_observation = toolkit.observe(source_crop)
+    if source_observation is None:
+        result.skipped = "no face in the portrait crop"
+        return result
+    source_embedding = toolkit.embed(source_crop, source_observation.landmarks)
+    frames = read_frames_at(Path(data_root) / entry["driver"], entry["frames"])
+    indices, driver_frames, driver_observations = _observed_frames(toolkit, frames, entry["frames"])
+    result.frames = indices
+    if not indices:
+        result.skipped = "no face in the driver frames"
+        return result
+    driver_landmarks = [o.landmarks for o in driver_observations]
+    targets, reference_index = cross_targets(source_observation.landmarks, driver_landmarks)
+    scene = Scene(source_crop, source_observation.landmarks, targets, driver_frames, driver_observations,
+                  [source_embedding] * len(targets), driver_landmarks=driver_landmarks,
+                  relative_to=(source_observation, driver_observations[reference_index]))
+    return measure(result, scene, rows, toolkit, lambda row: _render_row(row, scene))
+
+
+def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_counts: list[int],
+                     toolkit: Toolkit) -> ItemResult:
+    """Few-shot self-reenactment on one clip: T shots (first half) animate held-out targets (second half)."""
+    result = ItemResult(entry["id"], "fewshot")
+    frames = read_frames_at(Path(data_root) / entry["video"], [*entry["shots"], *entry["targets"]])
+    shot_frames = [frames[i] for i in entry["shots"] if i in frames]
+    if not shot_frames:
+        result.skipped = "no shot frames"
+        return result
+    first = toolkit.observe(shot_frames[0])
+    if first is None:
+        result.skipped = "no face in the first shot"
+        return result
+    box = eval_crop_box(first.landmarks)
+    _, shot_crops, shot_observations = _observed_frames(toolkit, frames, entry["shots"], box)
+    shot_landmarks = [observation.landmarks for observation in shot_observations]
+    if not shot_crops:
+        result.skipped = "no face in the shot crops"
+        return result
+    indices, real_crops, real_observations = _observed_frames(toolkit, frames, entry["targets"], box)
+    result.frames = indices
+    if not indices:
+        result.skipped = "no face in any target frame"
+        return result
+    scene = Scene(shot_crops[0], shot_landmarks[0], [o.landmarks for o in real_observations],
+                  [frames[index] for index in indices], real_observations,
+                  **_ground_truth(toolkit, result, real_crops, real_observations))
+
+    def renders(row: EngineRow) -> Iterable[Rendering]:
+        # Single-image engines see the first shot only: their T > 1 results are those of T = 1.
+        single = None
+        for count in shot_counts:
+            key = f"{row.label}|T={count}"
+            engine = row.make()
+            takes_shots = engine_supports_shots(engine)
+            if not takes_shots and single is not None:
+                yield Rendering(key, same_as=single)
+                continue
+            chosen = _subset(shot_crops, count)
+            shots = [(shot_crops[i], shot_landmarks[i]) for i in chosen]
+            engine.prepare(*shots[0])
+            if takes_shots and len(shots) > 1:
+                engine.prepare_shots(shots[1:])
+            if row.finetune:
+                if row.finetune_steps is None:
+                    engine.finetune(shots)
+                else:
+                    engine.finetune(shots, steps=row.finetune_steps)
+            outputs, seconds = _render(engine, row, scene)
+            yield Rendering(key, outputs, seconds, {"shots_used": len(chosen) if takes_shots else 1})
+            if not takes_shots:
+                single = key
+
+    return measure(result, scene, rows, toolkit, renders)
+
+
+def _subset(shots: list, count: int) -> list[int]:
+    """Positions of ``count`` shots spread evenly over the available ones (the first always included)."""
+    if count >= len(shots):
+        return list(range(len(shots)))
+    return sorted({int(round(x)) for x in np.linspace(0, len(shots) - 1, count)})
+
+
+# --- Cross-identity targets -----------------------------------------------------------------------------
 
 def relative_targets(source_landmarks: np.ndarray, driver_reference: np.ndarray,
                      driver_landmarks: np.ndarray) -> np.ndarray:
@@ -475,128 +378,3 @@ def cross_targets(source_landmarks: np.ndarray, driver_landmarks: list[np.ndarra
     retargeter = Retargeter(source_landmarks)
     retargeter.set_reference(driver_landmarks[reference])
     return [retargeter(d) for d in driver_landmarks], reference
-
-
-CROSS_TARGETS_METHOD = "motion.retarget relative, best_reference"
-
-
-def run_cross_item(entry: dict, data_root: Path, portraits_parent: Path, rows: list[EngineRow],
-                   toolkit: Toolkit) -> ItemResult:
-    """Cross-identity reenactment: one portrait driven by another person's clip (relative motion)."""
-    result = ItemResult(entry["id"], "cross")
-    portrait = read_image(Path(portraits_parent) / entry["portrait"])
-    portrait_observation = toolkit.observe(portrait)
-    if portrait_observation is None:
-        result.skipped = "no face in the portrait"
-        return result
-    box = eval_crop_box(portrait_observation.landmarks)
-    source_crop = box.apply(portrait)
-    source_observation = toolkit.observe(source_crop)
-    if source_observation is None:
-        result.skipped = "no face in the portrait crop"
-        return result
-    source_embedding = toolkit.embed(source_crop, source_observation.landmarks)
-    frames = read_frames(Path(data_root) / entry["driver"], entry["frames"])
-    indices, driver_frames, driver_observations = _observed_frames(toolkit, frames, entry["frames"])
-    result.frames = indices
-    if not indices:
-        result.skipped = "no face in the driver frames"
-        return result
-    driver_landmarks = [o.landmarks for o in driver_observations]
-    targets, reference_index = cross_targets(source_observation.landmarks, driver_landmarks)
-    reference = driver_observations[reference_index]
-    steps = _sheet_steps(len(indices))
-    result.sheet = {"columns": ["driver", "source"], "steps": [[driver_frames[s], source_crop] for s in steps]}
-    for row in rows:
-        outputs, seconds = _render_row(row, source_crop, source_observation.landmarks, targets, driver_frames,
-                                       driver_landmarks)
-        per_frame, per_item, _ = score_frames(toolkit, outputs, None, driver_observations,
-                                              [source_embedding] * len(outputs),
-                                              relative_to=(source_observation, reference))
-        result.rows[row.label] = {"per_frame": per_frame, "per_item": per_item, "render_seconds": seconds,
-                                  "rendered": len(outputs)}
-        _add_sheet_column(result.sheet, row.label, outputs, steps)
-    return result
-
-
-def _subset(shots: list, count: int) -> list[int]:
-    """Positions of ``count`` shots spread evenly over the available ones (the first always included)."""
-    if count >= len(shots):
-        return list(range(len(shots)))
-    return sorted({int(round(x)) for x in np.linspace(0, len(shots) - 1, count)})
-
-
-def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_counts: list[int],
-                     toolkit: Toolkit) -> ItemResult:
-    """Few-shot self-reenactment on one clip: T shots (first half) animate held-out targets (second half)."""
-    result = ItemResult(entry["id"], "fewshot")
-    frames = read_frames(Path(data_root) / entry["video"], [*entry["shots"], *entry["targets"]])
-    shot_frames = [frames[i] for i in entry["shots"] if i in frames]
-    if not shot_frames:
-        result.skipped = "no shot frames"
-        return result
-    first = toolkit.observe(shot_frames[0])
-    if first is None:
-        result.skipped = "no face in the first shot"
-        return result
-    box = eval_crop_box(first.landmarks)
-    _, shot_crops, shot_observations = _observed_frames(toolkit, frames, entry["shots"], box)
-    shot_landmarks = [observation.landmarks for observation in shot_observations]
-    if not shot_crops:
-        result.skipped = "no face in the shot crops"
-        return result
-    indices, real_crops, real_observations = _observed_frames(toolkit, frames, entry["targets"], box)
-    result.frames = indices
-    if not indices:
-        result.skipped = "no face in any target frame"
-        return result
-    targets = [o.landmarks for o in real_observations]
-    real_embeddings = [toolkit.embed(c, o.landmarks) for c, o in zip(real_crops, real_observations)]
-    real_taps, real_features = toolkit.encode(real_crops)
-    for network, values in real_features.items():
-        result.features[f"real|{network}"] = values
-    steps = _sheet_steps(len(indices))
-    result.sheet = {"columns": ["driver", "source"],
-                    "steps": [[frames[indices[s]], shot_crops[0]] for s in steps]}
-    for row in rows:
-        single_result = None
-        for count in shot_counts:
-            chosen = _subset(shot_crops, count)
-            engine = row.make()
-            takes_shots = engine_supports_shots(engine)
-            if not takes_shots and single_result is not None:
-                result.rows[f"{row.label}|T={count}"] = dict(single_result, shots_used=1)
-                continue
-            shots = [(shot_crops[i], shot_landmarks[i]) for i in chosen]
-            engine.prepare(*shots[0])
-            if takes_shots and len(shots) > 1:
-                engine.prepare_shots(shots[1:])
-            if row.finetune:
-                if row.finetune_steps is None:
-                    engine.finetune(shots)
-                else:
-                    engine.finetune(shots, steps=row.finetune_steps)
-            outputs, seconds = [], 0.0
-            for target in targets:
-                start = time.perf_counter()
-                outputs.append(_check_output(engine.render(target), shot_crops[0].shape, row))
-                seconds += time.perf_counter() - start
-            per_frame, per_item, features = score_frames(toolkit, outputs, real_crops, real_observations,
-                                                         real_embeddings, reference_taps=real_taps)
-            record = {"per_frame": per_frame, "per_item": per_item, "render_seconds": seconds,
-                      "rendered": len(outputs), "shots_used": len(chosen) if takes_shots else 1}
-            result.rows[f"{row.label}|T={count}"] = record
-            for network, values in features.items():
-                result.features[f"{row.label}|T={count}|{network}"] = values
-            if not takes_shots:
-                single_result = record
-                for network, values in features.items():
-                    for other in shot_counts:
-                        result.features[f"{row.label}|T={other}|{network}"] = values
-            if count == shot_counts[0]:
-                _add_sheet_column(result.sheet, row.label, outputs, steps)
-    _add_sheet_column(result.sheet, "real", real_crops, steps)
-    return result
-
-
-ItemRunner = Callable[[dict], ItemResult]

@@ -15,17 +15,20 @@ import io
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import OutputError
+from ..io import atomic
+from ..io.atomic import refuse_overwriting_inputs
 from .data import SelectionSettings, build_manifest, load_manifest
-from .protocols import (CROSS_TARGETS_METHOD, EngineRow, ItemResult, Toolkit, check_identity, engine_rows, run_cross_item,
-                        run_fewshot_item, run_self_item)
+from .plots import write_contact_sheet
+from .protocols import CROSS_TARGETS_METHOD, ItemResult, run_cross_item, run_fewshot_item, run_self_item
+from .report import write_report
+from .rows import EngineRow, engine_rows
+from .toolkit import Toolkit, check_identity
 
 PROTOCOLS = ("self", "fewshot", "cross")
 
@@ -85,24 +88,6 @@ def machine_description() -> dict:
             "python": platform.python_version(), "torch_threads": torch.get_num_threads()}
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; results are meant to be shared
-        os.replace(temporary, path)
-    except OSError as error:
-        raise OutputError(f"cannot write {path}: {error}") from None
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def _signature(entry: dict, rows: list[EngineRow], options: EvalOptions, extra: object = None) -> str:
     key = json.dumps({"entry": entry, "rows": [r.__dict__ for r in rows], "lpips": bool(options.lpips_weights),
                       "inception": bool(options.inception_weights), "identity": options.identity,
@@ -131,9 +116,10 @@ def _load_cached(folder: Path, item: str, signature: str) -> ItemResult | None:
 def _store(folder: Path, result: ItemResult, signature: str) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **result.features)
-    atomic_write_bytes(folder / f"{result.item}.npz", buffer.getvalue())
+    atomic.atomic_write_bytes(folder / f"{result.item}.npz", buffer.getvalue(), make_folders=True)
     payload = dict(result.to_json(), signature=signature)
-    atomic_write_text(folder / f"{result.item}.json", json.dumps(payload, default=_json_default))
+    atomic.atomic_write_text(folder / f"{result.item}.json", json.dumps(payload, default=_json_default),
+                             make_folders=True)
 
 
 def _json_default(value):
@@ -148,8 +134,6 @@ def _refuse_overwriting_inputs(out: Path, options: EvalOptions, portraits: Path)
     """Refuse a run folder that is, or is inside, the data or portraits folder, or that would overwrite
     an input file with results (a ``--manifest`` that is the run's own ``manifest.json`` is fine: it is
     read first and written back unchanged)."""
-    from ..io.atomic import refuse_overwriting_inputs
-
     models = [kwargs.get("model_path") for kwargs in (options.engine_options or {}).values()]
     input_files = [options.lpips_weights, options.inception_weights, *models]
     refuse_overwriting_inputs(out, [options.data, portraits, options.manifest, *input_files])
@@ -161,8 +145,6 @@ def _refuse_overwriting_inputs(out: Path, options: EvalOptions, portraits: Path)
 def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
     """Run the protocols and write the run folder; returns the results dictionary (also results.json)."""
     import torch
-
-    from .report import write_contact_sheet, write_report
 
     check_identity(options.identity)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -176,7 +158,7 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
         manifest = load_manifest(options.manifest)
     else:
         manifest = build_manifest(Path(options.data), options.selection, options.protocols, portraits)
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+    atomic.atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
 
     rows = {protocol: engine_rows(options.engines, protocol, options.engine_options, options.finetune_steps)
             for protocol in options.protocols}
