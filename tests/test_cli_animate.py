@@ -43,9 +43,9 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
     return path
 
 
-def test_demo_makes_the_astronaut_talk(tmp_path, capsys, astronaut):
-    out = tmp_path / "demo.mp4"
-    code, err = run(capsys, "demo", "-o", out, "--seconds", "4", "-q")
+def test_demo_with_a_preset_makes_the_astronaut_talk(tmp_path, capsys, astronaut):
+    out = tmp_path / "demo.mp4"  # the demo speaks by default (tests/test_cli_say.py); --motion keeps the presets
+    code, err = run(capsys, "demo", "-o", out, "--motion", "talk", "--seconds", "4", "-q")
     assert code == 0, err
     frames = video_frames(out)
     assert len(frames) == 100 and frames[0].shape == astronaut.shape

@@ -4,6 +4,7 @@
     >>> for frame in headshot.animate("photo.jpg", "talk.mp4"):   # RGB uint8 frames
     ...     ...
     >>> headshot.animate_to_file("photo.jpg", "talk.mp4", "out.mp4")
+    >>> headshot.say("photo.jpg", "Hello from a single photo.", "hello.mp4")   # speech, with sound
 
 The public API lives in :mod:`headshot.api` and the error types in :mod:`headshot.errors`; the names
 below are re-exported lazily so that ``import headshot`` stays fast (no torch / mediapipe import until
@@ -12,7 +13,7 @@ one is used).
 
 __version__ = "0.1.0"
 
-_FROM_API = ("animate", "animate_to_file", "extract_motion", "make_options", "Animation", "AnimateOptions")
+_FROM_API = ("animate", "animate_to_file", "say", "extract_motion", "make_options", "Animation", "AnimateOptions")
 _FROM_ERRORS = ("HeadshotError", "InputError", "NoFaceError", "OptionError", "OutputError", "MissingModelError")
 
 __all__ = ["__version__", *_FROM_API, *_FROM_ERRORS]

@@ -4,6 +4,7 @@
     >>> for frame in headshot.animate("photo.jpg", "talk.mp4"):   # RGB uint8 frames
     ...     ...
     >>> headshot.animate_to_file("photo.jpg", "talk.mp4", "out.mp4")
+    >>> headshot.say("photo.jpg", "Hello from a single photo.", "hello.mp4")
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from .errors import HeadshotError, OptionError, OutputError
 from .pipeline import Animation, AnimateOptions
 
-__all__ = ["AnimateOptions", "Animation", "animate", "animate_to_file", "extract_motion", "make_options"]
+__all__ = ["AnimateOptions", "Animation", "animate", "animate_to_file", "extract_motion", "make_options", "say"]
 
 log = logging.getLogger("headshot")
 
@@ -76,10 +77,10 @@ def animate_to_file(source, driver, output, options: AnimateOptions | None = Non
     either leaves a signed file or nothing (an earlier file at ``output`` is then untouched). An output
     that is one of the inputs (under any spelling, link or hard link), or whose container cannot carry
     credentials, is refused before any work. ``progress(done, total, animation)`` is called per frame.
-    Returns the finished :class:`Animation` (timings in ``.timer``).
+    With ``audio="speech.wav"`` the face speaks the recording (with a driver: only the mouth) and the
+    video carries its sound. Returns the finished :class:`Animation` (timings in ``.timer``).
     """
-    from .io.atomic import atomic_output, check_output_path
-    from .io.images import is_image_path, write_image
+    from .io.images import is_image_path
 
     options = make_options(options, **overrides)
     output = Path(_path_argument(output, "output"))
@@ -87,16 +88,39 @@ def animate_to_file(source, driver, output, options: AnimateOptions | None = Non
     if image_output and options.max_frames != 1 and not _is_image_driver(driver):
         raise OutputError(f"{output.name} is an image but the driver has many frames: write a video (.mp4), "
                           f"or pass --max-frames 1 for one frame")
-    output = check_output_path(output, kinds=("image",) if image_output else ("video",),
-                               inputs=(source, driver, options.model))
+    if image_output and options.audio is not None:
+        raise OutputError(f"{output.name} is an image; speech from --audio needs a video output (.mp4)")
+    output = _check_output(output, "image" if image_output else "video", options,
+                           inputs=(source, driver, options.model, options.audio))
+    job = Animation(source, driver, options)
+    if job.driver.still and not image_output:
+        raise OutputError(f"the driver is a single image, so the output must be an image (.png/.jpg), not {output.name}")
+    _write(job, output, image_output, progress)
+    return job
+
+
+def _check_output(output: Path, kind: str, options: AnimateOptions, inputs) -> Path:
+    """``output`` checked as a ``kind`` file that is none of ``inputs``, and signable if credentials are on."""
+    from .io.atomic import check_output_path
+
+    output = check_output_path(output, kinds=(kind,), inputs=inputs)
     if options.credentials:  # a container or key folder that cannot sign fails now, not after the encode
         from .provenance.credentials import check_signable, ensure_signing_identity
 
         check_signable(output)
         ensure_signing_identity()
-    job = Animation(source, driver, options)
-    if job.driver.kind == "image" and not image_output:
-        raise OutputError(f"the driver is a single image, so the output must be an image (.png/.jpg), not {output.name}")
+    return output
+
+
+def _write(job: Animation, output: Path, image_output: bool, progress, before_rename=None) -> None:
+    """Render ``job`` into ``output`` (an image: its first frame), sign it, and rename it into place.
+
+    ``before_rename()`` runs after the frames are written and signed, before the rename (e.g. to write a
+    companion file that must exist only if the output does).
+    """
+    from .io.atomic import atomic_output
+    from .io.images import write_image
+
     total = job.frame_count
     # Everything, credentials included, goes into a private hidden file that is renamed into place last.
     with atomic_output(output) as staging:
@@ -117,8 +141,81 @@ def animate_to_file(source, driver, output, options: AnimateOptions | None = Non
                     written += 1
                     if progress:
                         progress(written, total, job)
-        if options.credentials:
+        if job.options.credentials:
             _sign(staging, output.name, job)
+        if before_rename is not None:
+            before_rename()
+
+
+def say(source, text: str | None, output, options: AnimateOptions | None = None, *,
+        text_file: str | os.PathLike | None = None, language: str = "en", voice: str | None = None,
+        rate: float = 1.0, motion_out: str | os.PathLike | None = None,
+        progress: Callable[[int, int, Animation], None] | None = None,
+        speaking: Callable[[int, int], None] | None = None, **overrides) -> Animation:
+    """Make the portrait say ``text``: text to speech, speech motion, and a video with the speech as its sound.
+
+    Args:
+        source: portrait photo path, or an RGB uint8 array.
+        text: what to say (any length: spoken sentence by sentence), or ``None`` with ``text_file``.
+        output: the video to write (``.mp4``, ``.mov``, ``.m4v``).
+        options: an :class:`AnimateOptions` (``fps`` defaults to 25; ``motion``, ``audio`` and
+            ``transcript`` do not apply); keyword overrides on top, e.g. ``crop_only=True, size=256``.
+        text_file: a UTF-8 text file to say instead of ``text``.
+        language: a language code (``en``, ``es``, ``fr``, ``zh`` ...; :func:`headshot.speech.voices.
+            list_voices` lists the voices and languages).
+        voice: ``None`` (``joe`` for English, eSpeak NG otherwise), ``"joe"``, ``"espeak"`` or
+            ``"espeak+VARIANT"``.
+        rate: speaking rate, 0.25 to 4 (1 = normal).
+        motion_out: also save the speech motion as a ``.motion`` template (landmarks, no pixels).
+        progress: ``progress(done, total, animation)`` per written frame.
+        speaking: ``speaking(characters_done, characters_total)`` per spoken sentence.
+
+    The content credentials record the voice, the language and the SHA-256 of the text, never the text.
+    Bad text (empty, only punctuation, not UTF-8), an unknown language or voice, or an output that is an
+    input raise a one-line :class:`HeadshotError` before any work; nothing is written on failure.
+    Returns the finished :class:`Animation`.
+    """
+    import tempfile
+
+    from .drivers import TextSpeech
+    from .io.images import is_image_path
+
+    options = make_options(options, **overrides)
+    if options.motion is not None or options.audio is not None or options.transcript is not None:
+        raise OptionError("say speaks its text: --motion, --audio and --transcript are for headshot animate")
+    if options.fps is None:
+        options = replace(options, fps=25.0)
+    if (text is None) == (text_file is None):
+        raise OptionError("give the text to say or a --text-file (one of them)")
+    if text_file is not None:
+        from .speech.tts import read_text_file
+
+        text = read_text_file(_path_argument(text_file, "text_file"))
+    elif not isinstance(text, str):
+        raise OptionError(f"text must be a str (got {type(text).__name__}); decode bytes first")
+    if not isinstance(language, str) or (voice is not None and not isinstance(voice, str)):
+        raise OptionError("language and voice must be names, e.g. language='es', voice='espeak'")
+    output = Path(_path_argument(output, "output"))
+    if is_image_path(output):
+        raise OutputError(f"{output.name} is an image; say makes a video with sound (.mp4)")
+    inputs = (source, text_file, options.model)
+    if motion_out is not None:
+        from .io.atomic import check_output_path
+
+        motion_out = check_output_path(_path_argument(motion_out, "motion_out"), kinds=("motion",), inputs=inputs)
+    output = _check_output(output, "video", options, inputs=(*inputs, motion_out))
+    handle, wav_name = tempfile.mkstemp(prefix="headshot-say-", suffix=".wav")  # private (0600), removed below
+    os.close(handle)
+    try:
+        request = TextSpeech(text, Path(wav_name), language, voice, rate, speaking)
+        request.check()  # bad text, language, voice or rate: one line now, before the photo is analysed
+        job = Animation(source, request, options)
+        save_motion = None
+        if motion_out is not None:
+            save_motion = lambda: job.driver.template().save(motion_out)  # noqa: E731
+        _write(job, output, False, progress, before_rename=save_motion)
+    finally:
+        os.unlink(wav_name)
     return job
 
 

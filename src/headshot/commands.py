@@ -1,4 +1,4 @@
-"""Core subcommands: animate, demo, extract-motion."""
+"""Core subcommands: animate, demo, say, extract-motion."""
 
 from __future__ import annotations
 
@@ -13,24 +13,35 @@ from .errors import HeadshotError
 EPILOG = "Outputs carry an invisible watermark and C2PA content credentials; check any file with `headshot verify`."
 
 
-def _progress_reporter(label: str):
-    """A rich progress bar with frames/s; returns (context manager, callback)."""
+def _progress_bar():
+    """A rich progress display; each task shows its rate in its own unit (``fps``, ``chars/s``)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[fps]:>5.1f} fps"), TimeRemainingColumn(), transient=False)
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]:>6.1f} {task.fields[unit]}"), TimeRemainingColumn(),
+                    transient=False)
+
+
+def _task_updater(bar, label: str, unit: str = "fps"):
+    """A ``update(done, total, *_)`` callback that adds a ``label`` task to ``bar`` on its first call."""
     state = {"task": None, "start": None}
 
     def update(done: int, total: int, *_):
         if state["task"] is None:
-            state["task"] = bar.add_task(label, total=total or None, fps=0.0)
+            state["task"] = bar.add_task(label, total=total or None, rate=0.0, unit=unit)
             state["start"] = time.perf_counter()
         elapsed = max(1e-6, time.perf_counter() - state["start"])
         if total and done > total:
             bar.update(state["task"], total=done)
-        bar.update(state["task"], completed=done, fps=done / elapsed)
+        bar.update(state["task"], completed=done, rate=done / elapsed)
 
-    return bar, update
+    return update
+
+
+def _progress_reporter(label: str):
+    """A rich progress bar with frames/s; returns (context manager, callback)."""
+    bar = _progress_bar()
+    return bar, _task_updater(bar, label)
 
 
 def _regions(value: str) -> tuple[str, ...]:
@@ -62,6 +73,8 @@ def animate(
     driver: Optional[Path] = typer.Option(None, "--driver", "-d", help="Driving video, image, or .motion template."),
     output: Path = typer.Option(Path("out.mp4"), "--output", "-o", help="Output video (.mp4) or image (for an image driver)."),
     motion: Optional[str] = typer.Option(None, "--motion", "-m", help="Built-in motion instead of a driver: talk, nod, smile, blink."),
+    audio: Optional[Path] = typer.Option(None, "--audio", "-a", help="Voice recording (wav, mp3, m4a, mp4 ...): the face speaks it; with --driver only the mouth follows it. The output carries its sound."),
+    transcript: Optional[str] = typer.Option(None, help="What the --audio recording says (English), for better lip timing."),
     seconds: Optional[float] = typer.Option(None, help="Length of a --motion preset in seconds."),
     engine: str = typer.Option("warp", help="Renderer: warp (real time) or neural (Zakharov et al. 2019)."),
     model: Optional[Path] = typer.Option(None, help="Neural engine: model or fine-tuned person file (.safetensors)."),
@@ -83,12 +96,14 @@ def animate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print milliseconds per stage."),
 ) -> None:
-    """Animate a portrait with a driving video, an image, a saved .motion template or a preset."""
-    if driver is None and motion is None:
-        raise HeadshotError("give a driver (--driver talk.mp4 | photo.jpg | talk.motion) or a preset (--motion talk)")
+    """Animate a portrait with a driving video, an image, a saved .motion template, a preset or a voice recording."""
+    if driver is None and motion is None and audio is None:
+        raise HeadshotError("give a driver (--driver talk.mp4 | photo.jpg | talk.motion), a preset (--motion talk) "
+                            "or a voice recording (--audio speech.wav)")
     if driver is not None and motion is not None:
         raise HeadshotError("give either --driver or --motion, not both")
     _run_animate(source, driver, output, quiet, verbose, motion=motion, seconds=seconds, engine=engine,
+                 audio=str(audio) if audio is not None else None, transcript=transcript,
                  model=str(model) if model else None, mode="absolute" if absolute else "relative",
                  reference=reference, regions=_regions(regions), expression_scale=expression_scale,
                  pose_scale=pose_scale, smoothing=smoothing, crop_only=crop_only, size=size, fps=fps,
@@ -96,19 +111,99 @@ def animate(
                  watermark=not no_watermark, credentials=not no_credentials)
 
 
+DEMO_TEXT = "Hello! I am speaking from a single photo, on your own computer."
+
+
 def demo(
     output: Path = typer.Option(Path("demo.mp4"), "--output", "-o", help="Where to write the demo video."),
-    motion: str = typer.Option("talk", "--motion", "-m", help="Preset: talk, nod, smile, blink."),
+    text: str = typer.Option(DEMO_TEXT, help="What the astronaut says."),
+    motion: Optional[str] = typer.Option(None, "--motion", "-m", help="A silent built-in motion instead of speech: talk, nod, smile, blink."),
     engine: str = typer.Option("warp", help="Renderer: warp or neural."),
-    seconds: Optional[float] = typer.Option(None, help="Length in seconds."),
+    seconds: Optional[float] = typer.Option(None, help="Length of a --motion preset in seconds."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Show the motion beside the result."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Animate the bundled public-domain portrait (NASA's astronaut photo) with a built-in motion. No downloads."""
+    """Make the bundled public-domain portrait (NASA's astronaut photo) speak a sentence, with sound. No downloads."""
     from .assets import astronaut
 
-    _run_animate(astronaut(), None, output, quiet, False, motion=motion, engine=engine, seconds=seconds,
-                 side_by_side=side_by_side)
+    if motion is not None:
+        _run_animate(astronaut(), None, output, quiet, False, motion=motion, engine=engine, seconds=seconds,
+                     side_by_side=side_by_side)
+        return
+    if seconds is not None:
+        raise HeadshotError("--seconds is the length of a --motion preset; speech lasts as long as its text")
+    _run_say(astronaut(), text, None, output, quiet, engine=engine, side_by_side=side_by_side)
+
+
+def _run_say(source, text: str | None, text_file: Path | None, output: Path, quiet: bool, **options) -> None:
+    from .api import say as run
+
+    bar = _progress_bar()
+    speaking, animating = _task_updater(bar, "speaking", "chars/s"), _task_updater(bar, "animating")
+    started = time.perf_counter()
+    if quiet:
+        job = run(source, text, output, text_file=text_file, **options)
+    else:
+        with bar:
+            job = run(source, text, output, text_file=text_file, progress=animating, speaking=speaking, **options)
+    elapsed = time.perf_counter() - started
+    if not quiet:
+        speech = job.driver.provenance.get("speech", {})
+        frames = job.timer.frames
+        typer.echo(f"wrote {output} ({frames} frames, {job.output_size[0]}x{job.output_size[1]}, "
+                   f"{speech.get('seconds', frames / job.fps):.1f} s of speech, voice {speech.get('voice')}, "
+                   f"{elapsed:.1f} s)")
+
+
+def _print_voices() -> None:
+    from .speech.voices import list_voices
+
+    voices = list_voices(variants=True)
+    for voice in voices[:2]:
+        typer.echo(f"{voice.name:8s} {voice.description}")
+        typer.echo(f"{'':8s} languages ({len(voice.languages)}): {', '.join(voice.languages)}")
+        typer.echo(f"{'':8s} licence: {voice.licence}")
+    variants = [voice.name for voice in voices[2:]]
+    if variants:
+        typer.echo(f"eSpeak NG variants ({len(variants)}), as --voice: {', '.join(variants)}")
+
+
+def say(
+    source: Optional[Path] = typer.Argument(None, help="Portrait photo (jpg, png, webp, ...)."),
+    text: Optional[str] = typer.Argument(None, help="What to say (or --text-file)."),
+    output: Path = typer.Option(Path("out.mp4"), "--output", "-o", help="Output video (.mp4) with the speech as its sound."),
+    text_file: Optional[Path] = typer.Option(None, "--text-file", help="Say the text of this UTF-8 file (any length)."),
+    lang: str = typer.Option("en", "--lang", help="Language code: en, es, fr, de, it, pt, ru, hi, zh ... (--list-voices lists them)."),
+    voice: Optional[str] = typer.Option(None, help="Voice: joe (English, default), espeak (every language), espeak+VARIANT."),
+    rate: float = typer.Option(1.0, help="Speaking rate, 0.25 to 4 (1 = normal)."),
+    list_voices: bool = typer.Option(False, "--list-voices", help="List the voices and languages, then exit."),
+    pose_scale: float = typer.Option(1.0, help="Multiplier on head motion, 0 (still head) to 3."),
+    expression_scale: float = typer.Option(1.0, help="Multiplier on mouth and brow motion, 0 to 3."),
+    motion_out: Optional[Path] = typer.Option(None, "--motion-out", help="Also save the speech motion as a .motion template (no pixels)."),
+    engine: str = typer.Option("warp", help="Renderer: warp (real time) or neural (Zakharov et al. 2019)."),
+    crop_only: bool = typer.Option(False, "--crop-only", help="Output the face crop instead of the full photo."),
+    size: Optional[int] = typer.Option(None, help="Crop side (--crop-only, default 512) or long side of the output, 64 to 4096 px."),
+    fps: float = typer.Option(25.0, help="Output frame rate, 1 to 120."),
+    face_index: int = typer.Option(0, help="Which face of the photo speaks: 0 the largest (default), 1 the next, ..."),
+    label: bool = typer.Option(False, "--label", help="Burn a small visible 'AI-generated' label into a corner."),
+    no_watermark: bool = typer.Option(False, "--no-watermark", help="Research use: no invisible watermark (recorded in the credentials)."),
+    no_credentials: bool = typer.Option(False, "--no-credentials", help="Do not attach C2PA content credentials."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Make a portrait say a text: speech synthesis (joe voice in English, eSpeak NG in ~100 languages), lips in sync, with sound."""
+    if list_voices:
+        _print_voices()
+        return
+    if source is None:
+        raise HeadshotError("give a portrait photo and the text to say: headshot say photo.jpg \"Hello!\" -o out.mp4")
+    if text is not None and text_file is not None:
+        raise HeadshotError("give the text or --text-file, not both")
+    if text is None and text_file is None:
+        raise HeadshotError("give the text to say (in quotes) or --text-file FILE")
+    _run_say(source, text, text_file, output, quiet, language=lang, voice=voice, rate=rate, pose_scale=pose_scale,
+             expression_scale=expression_scale, motion_out=motion_out, engine=engine, crop_only=crop_only,
+             size=size, fps=fps, face_index=face_index, label=label, watermark=not no_watermark,
+             credentials=not no_credentials)
 
 
 def extract_motion(
@@ -128,4 +223,5 @@ def extract_motion(
 def register(app: typer.Typer) -> None:
     app.command(epilog=EPILOG)(animate)
     app.command(epilog=EPILOG)(demo)
+    app.command(epilog=EPILOG)(say)
     app.command("extract-motion")(extract_motion)

@@ -40,6 +40,8 @@ class AnimateOptions:
     engine: str = "warp"                  # renderer: "warp" (geometric, real time) or "neural" (Zakharov et al.)
     model: str | None = None              # neural engine: model or fine-tuned person file (.safetensors)
     motion: str | None = None             # built-in motion preset instead of a driver: talk, nod, smile, blink
+    audio: str | None = None              # voice recording: the face speaks it (with a driver: the mouth only); its sound is the output's
+    transcript: str | None = None         # what the --audio recording says, for forced alignment (never recorded, only its hash)
     seconds: float | None = None          # preset length in seconds (default: the preset's own)
     mode: str = "relative"                # "relative": driver's motion on the source's face; "absolute": same person
     reference: str = "auto"               # driver frame taken as "no motion": auto, first, best, or a frame index
@@ -67,6 +69,12 @@ class AnimateOptions:
         self.engine = check.text(self.engine, "--engine")
         self.model = check.text(self.model, "--model", optional=True, path=True)
         self.motion = check.text(self.motion, "--motion", optional=True)
+        self.audio = check.text(self.audio, "--audio", optional=True, path=True)
+        self.transcript = check.text(self.transcript, "--transcript", optional=True)
+        if self.audio is not None and self.motion is not None:
+            raise OptionError("give either --audio or --motion, not both (the recording moves the face)")
+        if self.transcript is not None and self.audio is None:
+            raise OptionError("--transcript goes with --audio (it is what the recording says)")
         if self.seconds is not None:  # the preset checks the range
             self.seconds = check.number(self.seconds, "--seconds", 0.0, math.inf)
         self.mode = check.text(self.mode, "mode", ("relative", "absolute"))
@@ -172,7 +180,8 @@ class Animation:
         self.source_landmarks = self.box.to_crop(face.landmarks, self.render_size)
 
         self.driver: Driver = open_driver(
-            driver, motion=options.motion, source_landmarks=self.source_landmarks,
+            driver, motion=options.motion, audio=options.audio, transcript=options.transcript,
+            fps=options.fps, source_landmarks=self.source_landmarks,
             frame_size=(self.render_size, self.render_size), max_frames=options.max_frames,
             seconds=options.seconds)
         self.fps = float(options.fps or self.driver.fps)
@@ -188,7 +197,7 @@ class Animation:
         self.engine.prepare(self.source_crop, self.source_landmarks)
         self.retargeter = Retargeter(self.source_landmarks, RetargetOptions(
             mode=options.mode, regions=list(options.regions), expression_scale=options.expression_scale,
-            pose_scale=options.pose_scale, still=self.driver.kind == "image"))
+            pose_scale=options.pose_scale, still=self.driver.still))
         self.reference_index: int | None = None
         self.reference_landmarks = self._choose_reference()
         if options.crop_only:
@@ -208,20 +217,21 @@ class Animation:
         frame with a face" (found while streaming).
 
         A single image has none, whatever ``--reference`` says (see :attr:`RetargetOptions.still`).
-        ``auto`` (the default) is ``first`` for presets, whose first frame is neutral by construction,
-        and ``best`` otherwise: a talking driver's first frame often has the mouth
-        open, which relative transfer would then read as "closed" for the whole video. For videos the
+        ``auto`` (the default) is ``first`` for drivers that start at rest (presets, speech: their first
+        frame is the source's own face by construction), and ``best`` otherwise: a talking driver's first
+        frame often has the mouth open, which relative transfer would then read as "closed" for the whole
+        video. For videos the
         candidates are every 3rd frame of the first 20 s; tracking them takes every frame of those 20 s,
         whose landmarks the driver keeps for the main pass (each frame is landmarked once).
         """
         reference = str(self.options.reference)
-        if self.driver.kind == "image":
+        if self.driver.still:
             # One photo has no motion of its own, so no reference: the retargeter reads its expression
             # (and the source's) against a face at rest and turns the head towards its pose
             # (RetargetOptions.still).
             return None
         if reference == "auto":
-            reference = "first" if self.driver.kind == "preset" else "best"
+            reference = "first" if self.driver.starts_at_rest else "best"
         if reference == "first":
             return None
         if reference.isdigit():
@@ -235,7 +245,7 @@ class Animation:
             return None
         from .motion.retarget import best_reference
 
-        is_video = self.driver.kind == "video"
+        is_video = self.driver.has_pixels  # landmarked while streaming: bound the search
         limit = int(20 * self.driver.fps) if is_video else None
         candidates = self.driver.landmark_sequence(stride=3 if is_video else 1, limit=limit)
         if not candidates:
@@ -311,12 +321,14 @@ class Animation:
         """
         from .face.smoothing import OneEuroFilter, smoothing_params
 
-        smoother = OneEuroFilter(**smoothing_params(self.options.smoothing)) if self.options.smoothing > 0 else None
+        smooth = self.options.smoothing > 0 and self.driver.measured  # synthetic landmarks are exact already
+        smoother = OneEuroFilter(**smoothing_params(self.options.smoothing)) if smooth else None
         reference = self.reference_landmarks
         cropper = StableCropper()
         timer = self.timer
         target = held = None
         lost_run, found_any, last_index = 0, False, -1
+        mouth = self.driver.mouth  # speech over a driver: a mouth put on each retargeted frame
         frames = self._resampled(iter(self.driver))
         clock = time.perf_counter()
         for frame in frames:
@@ -336,9 +348,12 @@ class Animation:
                 else:
                     lost_run += 1
                     target = held if held is not None else self.source_landmarks
+                if mouth is not None:
+                    target = mouth.apply(target, frame.index)
             mark = time.perf_counter()
             timer.add("motion", mark - now)
-            rendered = self.engine.render(target, frame.image, frame.landmarks if frame.image is not None else None)
+            pixels = frame.image if mouth is None else None  # the driver's own mouth is not the one shown
+            rendered = self.engine.render(target, pixels, frame.landmarks if pixels is not None else None)
             timer.add("render", time.perf_counter() - mark)
             mark = time.perf_counter()
             out = self._compose(rendered, frame, cropper)
@@ -356,6 +371,9 @@ class Animation:
         """Options and derived facts for logs and content credentials."""
         out = asdict(self.options)
         out["regions"] = list(self.options.regions)
+        for private in ("audio", "transcript"):  # a file name and a text: their hashes are in the provenance
+            out.pop(private)
         out.update(run_id=self.run_id, driver_kind=self.driver.kind, fps=self.fps,
                    output_size=list(self.output_size), watermark_partial=self.watermark_partial)
+        out.update(self.driver.provenance)
         return out
