@@ -124,6 +124,9 @@ def test_say_cli_long_text_file_is_spoken_sentence_by_sentence(tmp_path, keys, p
     assert settings["speech"]["sentences"] == 6 and settings["speech"]["voice"] == "espeak"
     assert settings["speech"]["text_sha256"] == hashlib.sha256(text_file.read_bytes()).hexdigest()
     assert settings["pose_scale"] == 0.5 and settings["watermark"] is False
+    code, out_text, _ = run(capsys, "verify", out)
+    assert f"speech: voice espeak, language en, text sha256 {settings['speech']['text_sha256']}" in out_text
+    assert "sentence number" not in out_text
     info = streams(out)
     assert abs(info["audio_seconds"] - info["video_seconds"]) <= 1 / 25
     assert info["video_seconds"] > 6 * 1.5  # six sentences, each well over a second

@@ -138,6 +138,13 @@ def _summary(report: VerifyReport) -> list[str]:
         if manifest.by_headshot:
             lines.append(f"  source photo sha256 {manifest.source_sha256 or '-'}; "
                          f"driver sha256 {manifest.driver_sha256 or '-'}")
+            speech = (manifest.settings or {}).get("speech")
+            if isinstance(speech, dict):  # say / --audio: names and hashes, never the words
+                if speech.get("text_sha256"):
+                    lines.append(f"  speech: voice {speech.get('voice')}, language {speech.get('language')}, "
+                                 f"text sha256 {speech['text_sha256']}")
+                elif speech.get("audio_sha256"):
+                    lines.append(f"  speech: recording sha256 {speech['audio_sha256']}")
             applied = "applied"
             if (manifest.settings or {}).get("watermark_partial"):
                 applied = f"applied, partial (output under {TILE} px on a side: it may not be found)"
