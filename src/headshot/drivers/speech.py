@@ -217,6 +217,9 @@ class SpeechDriver(Driver):
         from ..motion.template import MotionTemplate
 
         count = self.frame_count
+        if count > 10 * 60 * self.fps:
+            log.warning("saving %.0f minutes of motion: the .motion file holds every frame's landmarks "
+                        "(%.0f MB in memory while it is written)", count / self.fps / 60, count * 478 * 12 / 1e6)
         landmarks = np.empty((count, 478, 3), np.float32)
         for index in range(count):
             landmarks[index] = self.landmarks(index)
