@@ -183,3 +183,16 @@ def test_options_and_helpers(astronaut_landmarks):
     assert mouth_openness(astronaut_landmarks) < 0.2
     batch = np.stack([astronaut_landmarks] * 3)
     assert mouth_openness(batch).shape == (3,) and eye_openness(batch).shape == (3,)
+
+
+def test_rotation_scaling_is_precise_at_small_and_large_angles():
+    """``scale_rotation`` reads the angle in atan2 form: a 1e-9 rad turn is kept, not rounded to none."""
+    from headshot.motion.retarget import scale_rotation
+
+    axis = np.array([0.3, -0.5, 0.81])
+    axis /= np.linalg.norm(axis)
+    for degrees in (1e-7, 1e-3, 1.0, 30.0, 179.9):
+        angle = np.radians(degrees)
+        cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+        rotation = np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
+        assert rotation_angle(scale_rotation(rotation, 0.5)) == pytest.approx(degrees / 2, rel=1e-6)

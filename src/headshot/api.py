@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import fields, replace
@@ -112,6 +113,16 @@ def _check_output(output: Path, kind: str, options: AnimateOptions, inputs) -> P
     return output
 
 
+@contextlib.contextmanager
+def _named_as(output: Path, staging: Path):
+    """Errors about the private temporary file (a full disk while encoding) name ``output`` instead."""
+    try:
+        yield
+    except OutputError as error:
+        error.args = tuple(str(arg).replace(str(staging), str(output)) for arg in error.args)
+        raise
+
+
 def _write(job: Animation, output: Path, image_output: bool, progress, before_rename=None) -> None:
     """Render ``job`` into ``output`` (an image: its first frame), sign it, and rename it into place.
 
@@ -123,7 +134,7 @@ def _write(job: Animation, output: Path, image_output: bool, progress, before_re
 
     total = job.frame_count
     # Everything, credentials included, goes into a private hidden file that is renamed into place last.
-    with atomic_output(output) as staging:
+    with atomic_output(output) as staging, _named_as(output, staging):
         if image_output:
             frame = next(iter(job.frames()), None)
             if frame is None:
@@ -238,17 +249,30 @@ def extract_motion(driver, output, max_frames: int | None = None,
                    progress: Callable[[int, int], None] | None = None) -> Path:
     """Save a driver video's motion as a ``.motion`` template: landmarks and blendshapes, no pixels.
 
-    Frames where the face is lost are marked absent (the template's ``present`` mask).
+    Frames where the face is lost are marked absent (the template's ``present`` mask). Wrong types
+    raise :class:`OptionError`; a video whose frame rate a template cannot hold (under 1 or over 1000
+    fps) an :class:`~headshot.errors.InputError`, before any frame is tracked.
     """
+    import math
+
     from . import __version__
+    from . import validation as check
     from .drivers import VideoDriver
+    from .errors import InputError
     from .io.atomic import check_output_path
     from .io.files import sha256_file
-    from .motion.template import MotionTemplate
+    from .motion.template import MAX_FPS, MIN_FPS, MotionTemplate
 
-    output = Path(output)
+    driver = Path(_path_argument(driver, "driver"))
+    output = Path(_path_argument(output, "output"))
+    max_frames = check.number(max_frames, "--max-frames", 1, math.inf, integer=True, optional=True)
+    if progress is not None and not callable(progress):
+        raise OptionError(f"progress must be a function (got {type(progress).__name__})")
     check_output_path(output, kinds=("motion",), inputs=(driver,))
-    video = VideoDriver(Path(driver), max_frames)
+    video = VideoDriver(driver, max_frames)
+    if not MIN_FPS <= video.fps <= MAX_FPS:
+        raise InputError(f"{driver.name} runs at {video.fps:g} fps; a motion template holds {MIN_FPS:g} to "
+                         f"{MAX_FPS:g} fps")
     landmarks, blendshapes, present = [], [], []
     empty_lm, empty_bs = np.zeros((478, 3), np.float32), np.zeros(52, np.float32)
     for frame in video:

@@ -7,6 +7,12 @@ happen inside the command functions, keeping ``headshot --help`` fast.
 :func:`main` also makes the process a good citizen: SIGTERM (and SIGHUP) stop a run the way Ctrl-C does,
 so that the temporary output is deleted, and matplotlib (imported by MediaPipe) keeps its font cache in a
 private folder removed at exit instead of writing ``~/.cache/matplotlib``.
+
+Every failure is one line on stderr, ``headshot: error: ...``, never a traceback or typer's boxed usage
+screen: a command line that cannot be parsed (missing argument, unknown option, ``--fps abc``, a value
+outside an option's declared range) exits 2 with a ``(see headshot COMMAND --help)`` hint; a value that
+parses but is refused by the checks shared with the Python API (``validation.py``: ``--pose-scale 9``) or
+any other :class:`HeadshotError` exits 1 (or the error's own code).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import tempfile
 import threading
 
 import typer
+import typer.main
 
 from .errors import HeadshotError
 
@@ -108,25 +115,60 @@ def _private_matplotlib_dir():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app; print user errors as one line on stderr with a non-zero exit code.
+def _click_exceptions():
+    """The ``exceptions`` module of the click that typer runs on: the ``click`` package for older typer,
+    a copy vendored inside newer typer (``typer._click``); ``typer.BadParameter`` lives in either."""
+    return sys.modules[typer.BadParameter.__module__]
 
-    Exit codes: 0 done, 1 (or the error's own code) for a :class:`HeadshotError`, 130 for Ctrl-C, 128 + the
-    signal number for SIGTERM/SIGHUP; in every failing case the requested output is not written.
+
+def _usage_line(error) -> str:
+    """A click usage error as one line: its message and where to read about the command."""
+    message = " ".join(error.format_message().split())
+    context = getattr(error, "ctx", None)
+    command = context.command_path if context is not None else "headshot"
+    return f"headshot: error: {message} (see {command} --help)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and return its exit code; every failure is one line on stderr.
+
+    Exit codes: 0 done (``--help`` too), 1 (or the error's own code) for a :class:`HeadshotError`, 2 for a
+    command line that cannot be parsed (``headshot`` alone prints the help and exits 2), 130 for Ctrl-C,
+    128 + the signal number for SIGTERM/SIGHUP; in every failing case the requested output is not written.
+    ``verify`` returns its own codes (0 marked, 1 not marked, 2 cannot check).
     """
+    clicks = _click_exceptions()
+    command = typer.main.get_command(app)
     try:
         with _private_matplotlib_dir(), _terminate_like_interrupt():
-            app(args=argv)  # standalone: usage errors and --help exit through SystemExit
+            # not standalone: usage errors come back as exceptions (printed below, on one line) and
+            # ``typer.Exit(code)`` / ``--help`` as a returned exit code
+            result = command.main(args=sys.argv[1:] if argv is None else list(argv), prog_name="headshot",
+                                  standalone_mode=False)
     except HeadshotError as error:
         print(f"headshot: error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
+    except clicks.UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # plain ``headshot``: its help (already shown by rich)
+            help_text = error.format_message()
+            if help_text.strip():
+                print(help_text, file=sys.stderr)
+            return error.exit_code
+        print(_usage_line(error), file=sys.stderr)
+        return error.exit_code
+    except clicks.ClickException as error:  # e.g. a typer.FileText that cannot be opened
+        print(f"headshot: error: {' '.join(error.format_message().split())}", file=sys.stderr)
+        return error.exit_code
+    except (KeyboardInterrupt, typer.Abort):  # older typer turns Ctrl-C into Abort
         print("headshot: interrupted", file=sys.stderr)
         return 130
     except Terminated as stop:
         print(f"headshot: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
         return 128 + stop.signum
-    return 0
+    code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+    if code == 130:  # newer typer turns Ctrl-C into Exit(130)
+        print("headshot: interrupted", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

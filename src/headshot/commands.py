@@ -83,7 +83,7 @@ def animate(
     regions: str = typer.Option("pose,expression,eyes,lips", help="What to animate (comma list)."),
     expression_scale: float = typer.Option(1.0, help="Multiplier on expression motion, 0 (none) to 3."),
     pose_scale: float = typer.Option(1.0, help="Multiplier on head motion, 0 (none) to 3."),
-    smoothing: float = typer.Option(0.5, min=0.0, max=1.0, help="Driver landmark smoothing, 0 (off) to 1."),
+    smoothing: float = typer.Option(0.5, help="Driver landmark smoothing, 0 (off) to 1."),
     crop_only: bool = typer.Option(False, "--crop-only", help="Output the face crop instead of the full photo."),
     size: Optional[int] = typer.Option(None, help="Crop side (--crop-only, default 512) or long side of the output, 64 to 4096 px."),
     fps: Optional[float] = typer.Option(None, help="Output frame rate (default: the driver's)."),

@@ -92,6 +92,8 @@ def check_output_path(path: str | os.PathLike, kinds: Iterable[str] = ("video", 
     if unknown:
         raise ValueError(f"unknown output kind(s) {unknown}; expected some of {sorted(WRITABLE_EXTENSIONS)}")
     target = Path(path).expanduser().absolute()
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a folder")
     allowed = [ext for kind in kinds for ext in WRITABLE_EXTENSIONS[kind]]
     suffix = target.suffix.lower()
     if suffix not in allowed:
@@ -102,9 +104,8 @@ def check_output_path(path: str | os.PathLike, kinds: Iterable[str] = ("video", 
         )
     folder = target.parent
     if not folder.is_dir():
-        raise OutputError(f"cannot write {target}: folder {folder} does not exist")
-    if target.is_dir():
-        raise OutputError(f"cannot write {target}: it is a folder")
+        reason = f"{folder} is a file, not a folder" if folder.exists() else f"folder {folder} does not exist"
+        raise OutputError(f"cannot write {target}: {reason}")
     try:
         handle, probe = tempfile.mkstemp(prefix=".headshot-probe-", dir=folder)
     except OSError as error:

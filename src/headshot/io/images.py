@@ -134,7 +134,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> 
         try:
             image.save(temp, format=image_format, **options)
         except OSError as error:
-            raise OutputError(f"cannot write {target}: {error}") from None
+            raise OutputError(f"cannot write {target}: {error.strerror or error}") from None
     return target
 
 

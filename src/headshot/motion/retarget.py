@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import HeadshotError
 from ..face import topology
-from .pose import HeadPose, canonical_face_model, decompose
+from .pose import HeadPose, canonical_face_model, decompose, rotation_angle
 
 REGIONS = ("pose", "expression", "eyes", "lips")
 MODES = ("relative", "absolute")
@@ -152,18 +152,22 @@ class RetargetOptions:
 
 
 def _axis_angle(rotation: np.ndarray) -> np.ndarray:
-    """Rotation vector (axis * angle in radians) of a rotation matrix."""
-    cosine = np.clip((np.trace(rotation) - 1.0) / 2.0, -1.0, 1.0)
-    angle = math.acos(cosine)
-    if angle < 1e-12:
-        return np.zeros(3)
-    axis = np.array([rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0],
-                     rotation[1, 0] - rotation[0, 1]])
+    """Rotation vector (axis * angle in radians) of a rotation matrix.
+
+    The angle is :func:`~headshot.motion.pose.rotation_angle`'s ``atan2`` form, precise at every angle
+    (``acos`` of the trace rounds turns under ~1e-8 rad to 0 and loses half the digits near 0).
+    """
+    r = np.asarray(rotation, dtype=np.float64)
+    skew = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])  # 2 sin(angle) * axis
+    angle = math.radians(rotation_angle(r))
+    if angle < 1e-6:  # sin(angle) ~ angle: the skew part is the vector (error ~angle^3)
+        return skew / 2.0
     if math.pi - angle < 1e-6:  # near 180 degrees: R + I = 2 k k^T, any non-zero column gives the axis
-        columns = rotation + np.eye(3)
+        columns = r + np.eye(3)
         axis = columns[:, int(np.argmax(np.linalg.norm(columns, axis=0)))]
-        return axis / np.linalg.norm(axis) * angle
-    return axis / (2.0 * math.sin(angle)) * angle
+        axis = axis / np.linalg.norm(axis)
+        return (-axis if axis @ skew < 0 else axis) * angle  # the sign the skew part still tells
+    return skew / (2.0 * math.sin(angle)) * angle
 
 
 def _rotation_from_vector(vector: np.ndarray) -> np.ndarray:
@@ -459,8 +463,7 @@ def best_reference(source_landmarks: np.ndarray, driver_landmarks_seq: Iterable[
         if landmarks.shape != (_N_LANDMARKS, 3) or not np.isfinite(landmarks).all():
             continue
         pose, canonical = decompose(landmarks)
-        relative = pose.rotation @ source_pose.rotation.T
-        angle = math.degrees(math.acos(np.clip((np.trace(relative) - 1.0) / 2.0, -1.0, 1.0)))
+        angle = rotation_angle(pose.rotation @ source_pose.rotation.T)
         shape = math.sqrt(((canonical[moving] - source_canonical[moving]) ** 2).sum(axis=1).mean())
         cost = (angle / 10.0 + abs(mouth_openness(landmarks) - source_mouth) / 0.03
                 + abs(eye_openness(landmarks) - source_eyes) / 0.05 + shape / 0.1)

@@ -4,6 +4,11 @@ No segmentation network ships with headshot, so the mask comes from OpenCV's Gra
 "GrabCut", SIGGRAPH 2004) seeded by the face landmarks: the face oval is certain foreground, an ellipse
 around it (raised for hair) probable foreground, the rest probable background and the top and side
 edges of the crop certain background. Done once per source, on at most a 256 px copy (~0.1-0.3 s).
+
+GrabCut initialises its colour models with k-means, which draws from OpenCV's global random generator;
+:func:`head_mask` seeds that generator with :data:`GRABCUT_SEED` first, so one photo always gets the same
+mask (and the same output frames), however many sources the process prepared before. The generator is
+left at that seed's state afterwards: nothing in headshot relies on OpenCV's random numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from ..face import topology
 
 WORK_SIZE = 256  # grabCut runs at this side at most
 ITERATIONS = 4
+GRABCUT_SEED = 0  # cv2.setRNGSeed before grabCut: the same photo, the same mask
 
 
 def head_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -40,6 +46,7 @@ def head_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     background_model = np.zeros((1, 65), np.float64)
     foreground_model = np.zeros((1, 65), np.float64)
     try:
+        cv2.setRNGSeed(GRABCUT_SEED)
         cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), seeds, None, background_model, foreground_model,
                     ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # e.g. a flat image where no colour model can be fitted: the face oval only
