@@ -38,17 +38,16 @@ def bench(config: Path, data: Path, device: str, steps: int, warmup: int, batch_
     from headshot.neural.config import load_config
     from headshot.train.dataset import EpisodeDataset, EpisodeSampler
     from headshot.train.distributed import DistributedContext
-    from headshot.train.loop import LOOP_DEFAULTS, Trainer
+    from headshot.train.trainer import Trainer
 
     model_cfg, cfg = load_config(config)
-    cfg = {**LOOP_DEFAULTS, **cfg}
     if batch_size:
-        cfg["batch_size"] = batch_size
-    dataset = EpisodeDataset(data, shots=int(cfg["shots"]), image_size=model_cfg.image_size, split="all",
+        cfg = cfg.updated({"batch_size": batch_size})
+    dataset = EpisodeDataset(data, shots=cfg.shots, image_size=model_cfg.image_size, split="all",
                              sketch=model_cfg.sketch)
     context = DistributedContext(device=torch.device(device))
     trainer = Trainer(model_cfg, cfg, dataset.num_videos, context)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=int(cfg["batch_size"]),
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size,
                                          sampler=EpisodeSampler(len(dataset)), num_workers=1, prefetch_factor=4)
     batches = iter(loader)
     per_step = trainer.d_steps + 1
@@ -66,11 +65,11 @@ def bench(config: Path, data: Path, device: str, steps: int, warmup: int, batch_
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - started
-    images = steps * per_step * int(cfg["batch_size"])
+    images = steps * per_step * cfg.batch_size
     params = sum(p.numel() for m in (trainer.E, trainer.G, trainer.D) for p in m.parameters())
     return {"images_per_s": images / elapsed, "ms_per_step": 1000 * elapsed / steps,
-            "data_wait_ms_per_step": 1000 * data_s / steps, "batch": int(cfg["batch_size"]),
-            "shots": int(cfg["shots"]), "size": model_cfg.image_size, "params_M": params / 1e6}
+            "data_wait_ms_per_step": 1000 * data_s / steps, "batch": cfg.batch_size,
+            "shots": cfg.shots, "size": model_cfg.image_size, "params_M": params / 1e6}
 
 
 def main() -> None:

@@ -33,10 +33,10 @@ def images(batch: int, size: int, shots: int | None = None) -> torch.Tensor:
     return torch.rand(shape) * 2 - 1
 
 
-@pytest.mark.parametrize("name", ["tiny", "landmarks", "warp_guided", "paper_256"])
+@pytest.mark.parametrize("name", sorted(path.stem for path in CONFIGS.glob("*.yaml")))
 def test_every_config_loads_and_builds(name):
     cfg, train = load_config(CONFIGS / f"{name}.yaml")
-    assert train["feature_matching_weight"] == 10.0 and train["embedding_match_weight"] == 80.0
+    assert train.feature_matching_weight == 10.0 and train.embedding_match_weight == 80.0
     generator, embedder = Generator(cfg), Embedder(cfg)
     assert generator.projection.shape == (generator.psi_dim, cfg.embedding_dim)
     assert embedder.trunk.head is not None

@@ -42,11 +42,11 @@ def test_overfit_one_clip_halves_l1(dataset_dir):
     from headshot.neural.config import load_config
     from headshot.train.dataset import EpisodeDataset, EpisodeSampler
     from headshot.train.distributed import DistributedContext
-    from headshot.train.loop import LOOP_DEFAULTS, Trainer
+    from headshot.train.trainer import Trainer
 
     torch.set_num_threads(2)
     model_cfg, cfg = load_config(TINY)
-    cfg = {**LOOP_DEFAULTS, **cfg, "lr_generator": 1e-3, "lr_discriminator": 1e-3, "d_steps_per_g_step": 1}
+    cfg = cfg.updated({"lr_generator": 1e-3, "lr_discriminator": 1e-3, "d_steps_per_g_step": 1})
     dataset = EpisodeDataset(dataset_dir, shots=2, split="all", clips=["aoc__EDTalk__pose_source1"], max_frames=4)
     trainer = Trainer(model_cfg, cfg, dataset.num_videos, DistributedContext())
     loader = torch.utils.data.DataLoader(dataset, batch_size=2, sampler=EpisodeSampler(len(dataset), seed=1))
@@ -124,10 +124,10 @@ def test_two_process_ddp_keeps_replicas_identical(dataset_dir, tmp_path):
     # and training did move the weights (both ranks' gradients were averaged, not ignored)
     from headshot.neural.config import load_config
     from headshot.train.distributed import DistributedContext
-    from headshot.train.loop import LOOP_DEFAULTS, Trainer
+    from headshot.train.trainer import Trainer
 
     model_cfg, cfg = load_config(TINY)
-    fresh = _state(Trainer(model_cfg, {**LOOP_DEFAULTS, **cfg}, 1, DistributedContext()))
+    fresh = _state(Trainer(model_cfg, cfg, 1, DistributedContext()))
     key = next(k for k in rank0 if k.startswith("G.") and k.endswith("original"))
     assert not torch.equal(fresh[key], rank0[key])
     with open(tmp_path / "run" / "log.txt") as handle:

@@ -19,13 +19,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
-from ..errors import InputError, OutputError
+from ..errors import InputError, MissingModelError, OutputError
 from ..io.atomic import atomic_output
 from .config import ModelConfig
 
 FORMAT = "headshot-neural/1"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "neural_default.safetensors"
+
+
+def default_model_path() -> Path:
+    """The bundled default model; raises :class:`MissingModelError` if it is not installed."""
+    if not DEFAULT_MODEL_PATH.is_file():
+        raise MissingModelError(
+            f"the default neural model is missing ({DEFAULT_MODEL_PATH}); pass --model FILE "
+            "(from 'headshot train' or 'headshot finetune') or use --engine warp")
+    return DEFAULT_MODEL_PATH
 
 
 @dataclass
@@ -72,8 +84,6 @@ def save_model(path: str | Path, modules: dict[str, nn.Module | torch.Tensor], c
     failure never leaves a half-written model. ``extra_metadata`` must be JSON-serialisable.
     Returns the path written.
     """
-    from safetensors.torch import save_file
-
     path = Path(path)
     tensors: dict[str, torch.Tensor] = {}
     entries: dict[str, str] = {}
@@ -106,8 +116,6 @@ def save_model(path: str | Path, modules: dict[str, nn.Module | torch.Tensor], c
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> ModelFile:
     """Read a file written by :func:`save_model`. Raises InputError if it is missing or not a headshot
     neural model file."""
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"model file not found: {path}")
@@ -133,8 +141,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> ModelFil
 
 def read_config(path: str | Path) -> ModelConfig:
     """The ModelConfig of a model file, without reading its tensors."""
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"model file not found: {path}")

@@ -1,18 +1,21 @@
 """Architecture hyper-parameters of the few-shot adversarial system (Zakharov et al., ICCV 2019).
 
 ``ModelConfig`` describes the three networks (embedder E, generator G, discriminator D) and is saved
-inside every model file, so a checkpoint rebuilds itself. Training settings (losses, optimisers,
-episodes) are a plain dict read from the same YAML by :func:`load_config`; ``train/`` owns their meaning,
-the defaults below document the paper's recipe.
+inside every model file, so a checkpoint rebuilds itself. ``TrainConfig`` is the training recipe (episodes,
+optimisers, loss weights, run length, fine-tuning); its defaults are the paper's and the one place where
+training defaults live. Both are read from the same YAML by :func:`load_config`.
 
 YAML layout (see ``configs/*.yaml``)::
 
-    model:            # -> ModelConfig (unknown keys are an error)
+    model:            # -> ModelConfig
       image_size: 128
       ...
-    train:            # -> dict, merged over DEFAULT_TRAIN
+    train:            # -> TrainConfig (keys it lacks take its defaults)
       lr_generator: 5.0e-5
       ...
+
+Unknown keys in either section are an error that names the key and the valid ones: a typo must not
+silently train with a default.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ..errors import HeadshotError, InputError
 
@@ -108,10 +113,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
         """Build from a mapping; unknown keys raise :class:`ConfigError` (typos must not pass silently)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown model config keys: {', '.join(unknown)}")
+        _reject_unknown(cls, values, "model")
         return cls(**values)
 
     @classmethod
@@ -119,68 +121,149 @@ class ModelConfig:
         return cls.from_dict(json.loads(text))
 
 
-# The paper's training recipe (Zakharov et al. 2019, Sec. 3.2-3.4 and appendix); train/ reads these.
-DEFAULT_TRAIN: dict[str, Any] = {
-    "shots": 8,                    # K frames per episode used to compute e (paper: K = 8)
-    "batch_size": 8,               # episodes (videos) per step
-    "lr_generator": 5.0e-5,        # Adam lr for E and G (paper)
-    "lr_discriminator": 2.0e-4,    # Adam lr for D (paper)
-    "betas": [0.5, 0.999],         # Adam betas
-    "d_steps_per_g_step": 2,       # D:G update ratio (paper: 2:1)
-    "content_network": "mobilenet",  # mobilenet | vgg19 | vgg19+vggface (VGG needs user-supplied weights)
-    "content_weight_mobilenet": 1.0,
-    "content_weight_vgg19": 1.0e-2,    # paper, VGG19 relu layers 1, 6, 11, 20, 29
-    "content_weight_vggface": 2.0e-3,  # paper, VGGFace relu layers 1, 6, 11, 18, 25
-    "vgg19_weights": None,         # path to a torchvision-layout VGG19 state dict (.pth / .safetensors)
-    "vggface_weights": None,       # path to a VGG-16-layout VGGFace state dict
-    "l1_weight": 0.0,              # pixel L1 (not in the paper; helps tiny-compute runs)
-    "adversarial_weight": 1.0,     # hinge loss
-    "feature_matching_weight": 10.0,   # paper
-    "embedding_match_weight": 80.0,    # paper: ||W_i - e_i||_1
-    "steps": 100000,
-    "ema_decay": 0.999,            # EMA of G's weights
-    "log_every": 50,
-    "sample_every": 1000,
-    "checkpoint_every": 1000,
-    "seed": 0,
-    "finetune_steps": 40,          # paper fine-tunes for 40 epochs on the T shots
-    "finetune_lr": 5.0e-5,
-}
+def _reject_unknown(cls: type, values: dict[str, Any], section: str) -> None:
+    """Raise a one-line :class:`ConfigError` naming the unknown keys of ``values`` and the valid ones."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown {section} config key{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(map(repr, unknown))}; valid keys: {', '.join(known)}")
 
 
 @dataclass
 class LossWeights:
-    """The loss weights of a training dict, typed. Build with :meth:`from_train`."""
+    """The weights of the loss terms (the paper's values by default). :meth:`TrainConfig.loss_weights` builds
+    them from a training configuration."""
 
     content_mobilenet: float = 1.0
-    content_vgg19: float = 1.0e-2
-    content_vggface: float = 2.0e-3
-    l1: float = 0.0
-    adversarial: float = 1.0
-    feature_matching: float = 10.0
-    embedding_match: float = 80.0
+    content_vgg19: float = 1.0e-2      # paper, VGG19 relu layers 1, 6, 11, 20, 29
+    content_vggface: float = 2.0e-3    # paper, VGGFace relu layers 1, 6, 11, 18, 25
+    l1: float = 0.0                    # pixel L1 (not in the paper; helps tiny-compute runs)
+    adversarial: float = 1.0           # hinge loss
+    feature_matching: float = 10.0     # paper
+    embedding_match: float = 80.0      # paper: ||W_i - e_i||_1
+
+
+_WEIGHTS = LossWeights()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe: the YAML's ``train:`` section, typed. Defaults: the paper's (Zakharov et al. 2019,
+    Sec. 3.2-3.4 and appendix) for the recipe, small-run settings for the rest.
+
+    Build with :meth:`from_dict` (unknown keys and wrong types raise :class:`ConfigError`); change with
+    :meth:`updated`; :meth:`to_dict` gives the plain mapping stored in run folders and model files.
+    """
+
+    # episodes and optimisers
+    shots: int = 8                       # K frames per episode used to compute e (paper: K = 8)
+    batch_size: int = 8                  # episodes (videos) per step and process
+    lr_generator: float = 5.0e-5         # Adam lr for E and G (paper)
+    lr_discriminator: float = 2.0e-4     # Adam lr for D (paper)
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
+    d_steps_per_g_step: int = 2          # D:G update ratio (paper: 2:1)
+    ema_decay: float = 0.999             # EMA of E's and G's weights
+    # losses
+    content_network: str = "mobilenet"   # mobilenet | vgg19 | vgg19+vggface (VGG needs user-supplied weights)
+    content_weight_mobilenet: float = _WEIGHTS.content_mobilenet
+    content_weight_vgg19: float = _WEIGHTS.content_vgg19
+    content_weight_vggface: float = _WEIGHTS.content_vggface
+    vgg19_weights: str | None = None     # path to a torchvision-layout VGG19 state dict (.pth / .safetensors)
+    vggface_weights: str | None = None   # path to a VGG-16-layout VGGFace state dict
+    l1_weight: float = _WEIGHTS.l1
+    adversarial_weight: float = _WEIGHTS.adversarial
+    feature_matching_weight: float = _WEIGHTS.feature_matching
+    embedding_match_weight: float = _WEIGHTS.embedding_match
+    # the run
+    steps: int = 100000
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 1000
+    sample_rows: int = 4                 # episodes in a sample grid
+    checkpoint_every: int = 1000
+    checkpoint_minutes: float = 20       # also checkpoint after this much wall-clock time since the last one
+    keep_checkpoints: int = 3            # newest checkpoints kept in the run folder
+    # data
+    val_fraction: float = 0.1            # share of identities held out (samples and validation come from them)
+    augment: bool = True                 # colour / scale / shift jitter, one draw per episode
+    workers: int = 1                     # DataLoader worker processes per rank (0: load in the training process)
+    # hardware
+    bf16: bool = True                    # bf16 autocast on CUDA (ignored on CPU: fp32 there)
+    ddp_find_unused_parameters: bool = False  # DDP: only for architectures with branches some steps skip
+    # few-shot fine-tuning (headshot finetune)
+    finetune_steps: int = 40             # paper fine-tunes for 40 epochs on the T shots
+    finetune_lr: float = 5.0e-5
+
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            object.__setattr__(self, spec.name, _coerce(spec.name, getattr(self, spec.name), spec.type))
 
     @classmethod
-    def from_train(cls, train: dict[str, Any]) -> "LossWeights":
-        """Weights from a training dict; keys it lacks take :data:`DEFAULT_TRAIN`'s values."""
-        train = {**DEFAULT_TRAIN, **train}
-        return cls(
-            content_mobilenet=float(train["content_weight_mobilenet"]),
-            content_vgg19=float(train["content_weight_vgg19"]),
-            content_vggface=float(train["content_weight_vggface"]),
-            l1=float(train["l1_weight"]),
-            adversarial=float(train["adversarial_weight"]),
-            feature_matching=float(train["feature_matching_weight"]),
-            embedding_match=float(train["embedding_match_weight"]),
+    def from_dict(cls, values: dict[str, Any] | None, strict: bool = True) -> "TrainConfig":
+        """Defaults updated with ``values``. Unknown keys raise :class:`ConfigError` (one line naming the key
+        and the valid ones); ``strict=False`` ignores them instead (the ``train_config`` recorded in a model
+        file: a file from another version stays usable)."""
+        values = dict(values or {})
+        if strict:
+            _reject_unknown(cls, values, "train")
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+    def updated(self, values: dict[str, Any]) -> "TrainConfig":
+        """A copy with ``values`` replaced, checked like :meth:`from_dict`."""
+        return TrainConfig.from_dict({**self.to_dict(), **values})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML/JSON values, in field order."""
+        values = dataclasses.asdict(self)
+        values["betas"] = list(self.betas)
+        return values
+
+    def loss_weights(self) -> LossWeights:
+        return LossWeights(
+            content_mobilenet=self.content_weight_mobilenet,
+            content_vgg19=self.content_weight_vgg19,
+            content_vggface=self.content_weight_vggface,
+            l1=self.l1_weight,
+            adversarial=self.adversarial_weight,
+            feature_matching=self.feature_matching_weight,
+            embedding_match=self.embedding_match_weight,
         )
 
 
-def load_config(yaml_path: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
-    """Read a YAML config: returns ``(ModelConfig, train dict)``; the train dict is ``DEFAULT_TRAIN`` updated
-    with the file's ``train:`` section. Raises :class:`InputError` if the file is missing or unreadable and
-    :class:`ConfigError` for unknown or invalid keys."""
-    import yaml
+_CONVERTERS = {"int": int, "float": float, "str": str}
 
+
+def _coerce(name: str, value: Any, annotation: str) -> Any:
+    """``value`` as the field's type (``annotation``, a string under ``from __future__ import annotations``);
+    :class:`ConfigError` when it is not one."""
+    if annotation.endswith("| None") and value is None:
+        return None
+    kind = annotation.replace("| None", "").strip()
+    try:
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if kind.startswith("tuple"):
+            items = tuple(float(item) for item in value)
+            if len(items) != 2:
+                raise TypeError
+            return items
+        if kind == "int" and isinstance(value, float) and not value.is_integer():
+            raise TypeError
+        if isinstance(value, bool) or (kind == "str" and not isinstance(value, str)):
+            raise TypeError
+        return _CONVERTERS[kind](value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"train config key {name!r} must be {kind}, got {value!r}") from None
+
+
+def load_config(yaml_path: str | Path) -> tuple[ModelConfig, TrainConfig]:
+    """Read a YAML config (see the module docstring): ``(ModelConfig, TrainConfig)``. Raises
+    :class:`InputError` if the file is missing and :class:`ConfigError` (one line) if it is not YAML or has
+    unknown or invalid keys."""
     path = Path(yaml_path)
     if not path.is_file():
         raise InputError(f"config file not found: {path}")
@@ -193,10 +276,11 @@ def load_config(yaml_path: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
     unknown = sorted(set(document) - {"model", "train"})
     if unknown:
         raise ConfigError(f"{path}: unknown top-level keys: {', '.join(unknown)}")
-    model = ModelConfig.from_dict(document.get("model") or {})
-    train = dict(DEFAULT_TRAIN)
-    extra = document.get("train") or {}
-    if not isinstance(extra, dict):
-        raise ConfigError(f"{path}: 'train' must be a mapping")
-    train.update(extra)  # train/ may define keys beyond DEFAULT_TRAIN; it validates them
-    return model, train
+    sections = {name: document.get(name) or {} for name in ("model", "train")}
+    for name, section in sections.items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: '{name}' must be a mapping")
+    try:
+        return ModelConfig.from_dict(sections["model"]), TrainConfig.from_dict(sections["train"])
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None

@@ -13,6 +13,8 @@ import functools
 import torch
 from torch import nn
 
+from ..assets import mobilenet_v2_path
+
 # (expansion t, channels c, repeats n, stride s) of the inverted-residual stages, from the paper.
 _STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 
@@ -96,7 +98,5 @@ class MobileNetV2Features(nn.Module):
 
 @functools.lru_cache(maxsize=1)
 def _imagenet_state_dict() -> dict[str, torch.Tensor]:
-    from ..assets import mobilenet_v2_path
-
     state = torch.load(mobilenet_v2_path(), map_location="cpu", weights_only=True)
     return {key: value for key, value in state.items() if key.startswith("features.")}

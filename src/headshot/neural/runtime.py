@@ -55,7 +55,7 @@ class OnnxGenerator:
     """
 
     def __init__(self, generator: Generator, threads: int = 1):
-        import onnxruntime
+        import onnxruntime  # optional at run time: the engine falls back to torch without it
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(1, int(threads))

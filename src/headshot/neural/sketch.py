@@ -53,6 +53,7 @@ def _fixed(points: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=None)
 def _mesh_parts() -> tuple[np.ndarray, list[tuple[np.ndarray, tuple[int, int, int]]]]:
+    # mediapipe here, not at the top: it takes a second to import and only the "478" sketch needs it.
     from mediapipe.tasks.python.vision import FaceLandmarksConnections as C
 
     def pairs(connections) -> np.ndarray:
@@ -106,7 +107,7 @@ def draw_sketch(landmarks: np.ndarray, size: int, kind: str = "68", image_size=N
 
 def to_tensor(image: np.ndarray):
     """RGB uint8 HWC -> float32 torch tensor CHW in [-1, 1]."""
-    import torch
+    import torch  # here, not at the top: drawing sketches needs no torch
 
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 

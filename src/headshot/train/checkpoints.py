@@ -23,7 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
+from ..errors import InputError
 from ..io.atomic import atomic_output
 
 FORMAT = "headshot-train-checkpoint/1"
@@ -38,8 +41,6 @@ def _tensor_dict(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch
 def save_checkpoint(path: str | Path, step: int, modules: dict[str, torch.nn.Module],
                     optimizers: dict[str, torch.optim.Optimizer], extra: dict | None = None) -> Path:
     """Write a checkpoint atomically (temp file in the same folder + ``os.replace``); returns its path."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
@@ -66,16 +67,12 @@ def save_checkpoint(path: str | Path, step: int, modules: dict[str, torch.nn.Mod
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    from safetensors import safe_open
-
     tensors = {}
     with safe_open(str(path), framework="pt", device="cpu") as file:
         metadata = file.metadata() or {}
         for key in file.keys():
             tensors[key] = file.get_tensor(key)
     if metadata.get("format") != FORMAT:
-        from ..errors import InputError
-
         raise InputError(f"{path} is not a headshot training checkpoint")
     return tensors, metadata
 

@@ -9,7 +9,11 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add the training subcommands to the ``headshot`` app."""
+    """Add the training subcommands to the ``headshot`` app.
+
+    The commands import their modules when they run, not here: those load torch and MediaPipe, and
+    ``headshot --help`` must stay fast.
+    """
 
     @app.command("prepare")
     def prepare(
@@ -48,7 +52,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Meta-learn the embedder, generator and discriminator (Zakharov et al. 2019) on a prepared dataset.
 
-        Multi-GPU / multi-process: torchrun --nproc_per_node=N -m headshot.train.loop --config ... --run-dir ...
+        Multi-GPU / multi-process: torchrun --nproc_per_node=N -m headshot train --config ... --run-dir ...
         (the same options).
         """
         from .loop import TrainOptions, train as run_training

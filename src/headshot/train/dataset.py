@@ -18,10 +18,13 @@ import math
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 import torch
 
 from ..errors import InputError
+from ..neural.sketch import draw_sketch
+from ..render.warp import WarpEngine
 from .prepare import INDEX_NAME
 
 
@@ -91,8 +94,6 @@ def draw_sketches(landmarks: np.ndarray, size: int, kind: str = "68") -> np.ndar
     Drawn by :func:`headshot.neural.sketch.draw_sketch`, the same function the neural engine uses at
     inference, so training and inference sketches are identical.
     """
-    from ..neural.sketch import draw_sketch
-
     return np.stack([draw_sketch(points, size, kind=kind) for points in landmarks])
 
 
@@ -174,8 +175,6 @@ class EpisodeDataset(torch.utils.data.Dataset):
 
     def frames(self, clip_index: int, frame_indices) -> tuple[np.ndarray, np.ndarray]:
         """Frames ``(N, S, S, 3)`` RGB uint8 and landmarks ``(N, 478, 3)`` of one clip, at ``image_size``."""
-        import cv2
-
         record = self.records[clip_index]
         jpeg, offsets, landmarks = self._cache.get(self.root / record["shard"])
         images = []
@@ -231,8 +230,6 @@ def warp_guide(source: np.ndarray, source_landmarks: np.ndarray, target_landmark
     This is the extra generator input of the ``warp-guided`` variant; at inference the neural engine
     computes it the same way.
     """
-    from ..render.warp import WarpEngine
-
     engine = WarpEngine()
     engine.prepare(source, source_landmarks)
     return engine.render(target_landmarks)
@@ -243,8 +240,6 @@ def _augment(images: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator
 
     No horizontal flip: mirrored faces would swap the left/right parts of the sketch.
     """
-    import cv2
-
     size = images.shape[1]
     scale = 1.0 + rng.uniform(-0.05, 0.05)
     shift = rng.uniform(-0.03, 0.03, size=2) * size

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from ..errors import HeadshotError
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,6 @@ def setup(device: str = "cpu") -> DistributedContext:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            from ..errors import HeadshotError
-
             raise HeadshotError("--device cuda asked for, but no CUDA GPU is available")
         index = int(device.split(":")[1]) if ":" in device else local_rank
         torch.cuda.set_device(index)
@@ -82,8 +83,6 @@ def wrap(module: torch.nn.Module, context: DistributedContext, find_unused_param
     """
     if not context.enabled:
         return module
-    from torch.nn.parallel import DistributedDataParallel
-
     device_ids = [context.device.index] if context.device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=find_unused_parameters)
 

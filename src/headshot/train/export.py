@@ -12,6 +12,11 @@ from pathlib import Path
 
 import torch
 
+from ..neural.checkpoint import load_model, save_model
+from ..neural.discriminator import Discriminator
+from ..neural.embedder import Embedder
+from ..neural.generator import Generator
+
 
 def slim_model(source: str | Path, output: str | Path, discriminator: bool = True,
                half_discriminator: bool = True, extra: dict | None = None) -> Path:
@@ -26,11 +31,6 @@ def slim_model(source: str | Path, output: str | Path, discriminator: bool = Tru
 
     Returns the path written (atomically, by :func:`headshot.neural.checkpoint.save_model`).
     """
-    from ..neural.checkpoint import load_model, save_model
-    from ..neural.discriminator import Discriminator
-    from ..neural.embedder import Embedder
-    from ..neural.generator import Generator
-
     model = load_model(source)
     cfg = model.config
     entries: dict = {

@@ -14,6 +14,13 @@ fine-tuned generator (entry ``generator``) and ``psi`` (``(psi_dim,)``); FF stor
 ``embedding``). Load it with ``NeuralEngine(model_path=BASE, person_path=PERSON)``: the engine takes psi
 (and the fine-tuned G when present) from the person file and skips the embedder. The whole G is stored
 (not a delta): at the default size it is a few MB, and the file stays usable without the exact base file.
+
+**In memory** (``headshot eval``'s fine-tuned rows): :func:`finetune_engine` fine-tunes on the shots of a
+prepared :class:`~headshot.neural.engine.NeuralEngine` and hands it the tuned G and ψ′; the engine itself
+never trains.
+
+The D′ and G′ updates are :class:`headshot.train.adversarial.AdversarialUpdate`'s, the same code as
+meta-learning's; only the critic differs (D with the person's w′ instead of a column of W).
 """
 
 from __future__ import annotations
@@ -25,6 +32,22 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..face.landmarker import FaceAnalyzer
+from ..io.atomic import refuse_overwriting_inputs
+from ..io.images import read_image
+from ..neural.checkpoint import ModelFile, default_model_path, load_model, save_model
+from ..neural.config import TrainConfig
+from ..neural.discriminator import Discriminator
+from ..neural.embedder import Embedder
+from ..neural.engine import NeuralEngine
+from ..neural.generator import Generator
+from ..neural.sketch import to_tensor
+from .adversarial import AdversarialUpdate, build_loss
+from .dataset import draw_sketches, warp_guide
+from .prepare import clip_crop_box, cut_crop
+
+# Shots per fine-tuning update (mini-batches drawn without replacement from the T shots).
+BATCH_SIZE = 4
 
 
 @dataclass
@@ -60,9 +83,6 @@ def crop_shots(images: list[np.ndarray], size: int, what: list[str] | None = Non
     Returns crops ``(T, size, size, 3)`` RGB uint8 and landmarks ``(T, 478, 3)`` in crop pixels.
     Raises :class:`~headshot.errors.NoFaceError` naming the image without a face.
     """
-    from ..face.landmarker import FaceAnalyzer
-    from .prepare import clip_crop_box, cut_crop, to_crop_pixels
-
     crops, points = [], []
     with FaceAnalyzer(video=False, max_faces=1) as analyzer:
         for index, image in enumerate(images):
@@ -70,23 +90,26 @@ def crop_shots(images: list[np.ndarray], size: int, what: list[str] | None = Non
             face = analyzer.detect_one(image, what=name)
             box = clip_crop_box(face.landmarks[None])
             crops.append(cut_crop(image, box, size))
-            points.append(to_crop_pixels(face.landmarks, box, size))
+            points.append(box.to_crop(face.landmarks, size))
     return np.stack(crops), np.stack(points).astype(np.float32)
 
 
+def train_config_of(model_file: ModelFile) -> TrainConfig:
+    """The training configuration recorded in a model file (defaults for what it lacks)."""
+    return TrainConfig.from_dict(model_file.metadata.get("train_config"), strict=False)
+
+
+def default_steps(cfg: TrainConfig, shots: int) -> int:
+    """``finetune_steps`` epochs over ``shots`` shots in mini-batches of :data:`BATCH_SIZE` (at least 1)."""
+    return max(1, cfg.finetune_steps * shots // BATCH_SIZE)
+
+
 def _tensors(crops: np.ndarray, landmarks: np.ndarray, sketch_kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from .dataset import _to_tensor, draw_sketches
-
-    size = crops.shape[1]
-    sketches = draw_sketches(landmarks, size, sketch_kind)
-    return (torch.stack([_to_tensor(c) for c in crops]), torch.stack([_to_tensor(s) for s in sketches]))
+    sketches = draw_sketches(landmarks, crops.shape[1], sketch_kind)
+    return torch.stack([to_tensor(c) for c in crops]), torch.stack([to_tensor(s) for s in sketches])
 
 
-def _load_networks(model_file, device: torch.device):
-    from ..neural.discriminator import Discriminator
-    from ..neural.embedder import Embedder
-    from ..neural.generator import Generator
-
+def _load_networks(model_file: ModelFile, device: torch.device):
     cfg = model_file.config
     if "embedder" not in model_file.states:
         raise InputError("the base model has no embedder: fine-tune from a model file of headshot train")
@@ -105,9 +128,9 @@ def embed_shots(embedder, frames: torch.Tensor, sketches: torch.Tensor) -> torch
     return embedder(frames[None], sketches[None])[0]
 
 
-def finetune_networks(model_file, crops: np.ndarray, landmarks: np.ndarray, steps: int, lr: float,
-                      device: str | torch.device = "cpu", seed: int = 0, batch_size: int = 4,
-                      train_cfg: dict | None = None) -> dict:
+def finetune_networks(model_file: ModelFile, crops: np.ndarray, landmarks: np.ndarray, steps: int, lr: float,
+                      device: str | torch.device = "cpu", seed: int = 0, batch_size: int = BATCH_SIZE,
+                      train_cfg: TrainConfig | dict | None = None) -> dict:
     """The paper's FT on shots already cropped to the model's size.
 
     Args:
@@ -116,16 +139,13 @@ def finetune_networks(model_file, crops: np.ndarray, landmarks: np.ndarray, step
         landmarks: ``(T, 478, 3)`` crop pixels.
         steps: updates of G′ (each preceded by one of D′); 0 gives the FF result.
         lr: Adam learning rate of G′ and ψ′; D′ uses 4×.
-        train_cfg: loss weights (``neural.config.DEFAULT_TRAIN`` keys); None: the defaults.
+        train_cfg: loss weights and Adam betas (a :class:`TrainConfig` or a mapping of its keys); None: the
+            defaults.
 
     Returns ``{"generator": G′, "psi": ψ′ (psi_dim,), "embedding": ê (D,), "losses": [float per step]}``.
     """
-    from ..neural.config import DEFAULT_TRAIN, LossWeights
-    from ..neural.losses import ContentLoss, ZakharovLoss
-
     device = torch.device(device)
-    cfg = dict(DEFAULT_TRAIN)
-    cfg.update(train_cfg or {})
+    cfg = train_cfg if isinstance(train_cfg, TrainConfig) else TrainConfig.from_dict(train_cfg)
     embedder, generator, discriminator = _load_networks(model_file, device)
     size = model_file.config.image_size
     if crops.shape[1:3] != (size, size):
@@ -135,68 +155,93 @@ def finetune_networks(model_file, crops: np.ndarray, landmarks: np.ndarray, step
     guides = None
     if model_file.config.generator_input == "warp-guided":
         # As in training: the guide is the warp engine's rendering of shot 0 at each shot's landmarks.
-        from .dataset import _to_tensor, warp_guide
-
-        guides = torch.stack([_to_tensor(warp_guide(crops[0], landmarks[0], landmarks[i]))
+        guides = torch.stack([to_tensor(warp_guide(crops[0], landmarks[0], landmarks[i]))
                               for i in range(len(crops))]).to(device)
     embedding = embed_shots(embedder, frames, sketches)
     psi = torch.nn.Parameter(generator.adain_params(embedding[None]).detach()[0].clone())
     losses: list[float] = []
     if steps > 0:
-        weights = LossWeights.from_train(cfg)
-        weights.embedding_match = 0.0  # no W column for a new person: the paper's FT has no L_MCH
-        content = ContentLoss(str(cfg["content_network"]), weights, cfg.get("vgg19_weights"),
-                              cfg.get("vggface_weights")) if weights.content_mobilenet else None
-        loss = ZakharovLoss(weights, content).to(device)
-        generator.train()
-        opt_g = torch.optim.Adam(list(generator.parameters()) + [psi], lr=lr, betas=tuple(cfg["betas"]))
-        if discriminator is not None:
-            discriminator.train()
-            w = torch.nn.Parameter((discriminator.w0 + embedding).detach().clone())
-            trunk = list(discriminator.trunk.parameters()) + [discriminator.b]
-            opt_d = torch.optim.Adam(trunk + [w], lr=4 * lr, betas=tuple(cfg["betas"]))
-        generator_rng = torch.Generator().manual_seed(seed)
-        count = frames.shape[0]
-        for _ in range(steps):
-            pick = torch.randperm(count, generator=generator_rng)[:min(batch_size, count)].to(device)
-            target, sketch = frames[pick], sketches[pick]
-            guide = None if guides is None else guides[pick]
-            if discriminator is not None:
-                with torch.no_grad():
-                    fake = generator.forward_with_psi(sketch, psi[None], guide)
-                scores, _ = discriminator.forward_with_w(torch.cat([target, fake]), torch.cat([sketch, sketch]),
-                                                         w[None])
-                real_scores, fake_scores = scores.chunk(2)
-                d_loss = loss.discriminator(real_scores, fake_scores)
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-            fake = generator.forward_with_psi(sketch, psi[None], guide)
-            if discriminator is not None:
-                discriminator.requires_grad_(False)
-                scores, activations = discriminator.forward_with_w(
-                    torch.cat([fake, target]), torch.cat([sketch, sketch]), w[None].detach())
-                discriminator.requires_grad_(True)
-                n = fake.shape[0]
-                terms = loss.generator(fake, target, scores[:n], [a[n:] for a in activations],
-                                       [a[:n] for a in activations])
-            else:
-                terms = loss.generator(fake, target)
-            opt_g.zero_grad(set_to_none=True)
-            terms.total.backward()
-            opt_g.step()
-            losses.append(float(terms.total.detach()))
-        generator.eval()
+        shots = _Shots(frames, sketches, guides, batch_size, seed)
+        losses = _tune(generator, discriminator, psi, embedding, shots, steps, lr, cfg)
     return {"generator": generator, "psi": psi.detach(), "embedding": embedding.detach(), "losses": losses}
+
+
+class _Shots:
+    """Mini-batches of the shots: ``(target, sketch, guide)``, drawn in a seeded random order."""
+
+    def __init__(self, frames, sketches, guides, batch_size: int, seed: int):
+        self.frames, self.sketches, self.guides = frames, sketches, guides
+        self.batch_size = min(batch_size, frames.shape[0])
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def draw(self):
+        pick = torch.randperm(self.frames.shape[0], generator=self.rng)[:self.batch_size].to(self.frames.device)
+        guide = None if self.guides is None else self.guides[pick]
+        return self.frames[pick], self.sketches[pick], guide
+
+
+def _tune(generator, discriminator, psi, embedding, shots: _Shots, steps: int, lr: float,
+          cfg: TrainConfig) -> list[float]:
+    """``steps`` updates of D′ (trunk, b and w′ = w₀ + ê) and G′ with ψ′; returns G′'s loss per step."""
+    loss = build_loss(cfg, embedding_match=False).to(embedding.device)  # a new person has no column of W
+    generator.train()
+    opt_g = torch.optim.Adam(list(generator.parameters()) + [psi], lr=lr, betas=cfg.betas)
+    opt_d = critic = frozen_critic = None
+    if discriminator is not None:
+        discriminator.train()
+        w = torch.nn.Parameter((discriminator.w0 + embedding).detach().clone())
+        trunk = list(discriminator.trunk.parameters()) + [discriminator.b]
+        opt_d = torch.optim.Adam(trunk + [w], lr=4 * lr, betas=cfg.betas)
+
+        def critic(images, sketches):  # D′: D with the person's free projection vector w′
+            return discriminator.forward_with_w(images, sketches, w[None])
+
+        def frozen_critic(images, sketches):  # w′ is not one of D's parameters: freezing D leaves it free
+            return discriminator.forward_with_w(images, sketches, w[None].detach())
+    update = AdversarialUpdate(loss, opt_g, opt_d, discriminator)
+    losses = []
+    for _ in range(steps):
+        target, sketch, guide = shots.draw()
+        if discriminator is not None:
+            with torch.no_grad():
+                fake = generator.forward_with_psi(sketch, psi[None], guide)
+            update.dis_update(critic, target, fake, sketch)
+        fake = generator.forward_with_psi(sketch, psi[None], guide)
+        terms = update.gen_update(frozen_critic, fake, target, sketch)
+        losses.append(float(terms.total.detach()))
+    generator.eval()
+    return losses
+
+
+def finetune_engine(engine: NeuralEngine, shots: list[tuple[np.ndarray, np.ndarray]], steps: int | None = None,
+                    lr: float | None = None, seed: int = 0) -> list[float]:
+    """The paper's FT in memory: fine-tune a prepared engine's base model on ``shots`` = ``[(crop RGB uint8,
+    landmarks (478, 3) in its pixels), ...]`` of the person it renders and hand it the tuned G′ and ψ′
+    (:meth:`NeuralEngine.set_person`); it renders with them afterwards.
+
+    ``steps`` None: the base model's ``finetune_steps`` epochs (default 40, the paper's) over the shots in
+    mini-batches of :data:`BATCH_SIZE`; ``lr`` None: its ``finetune_lr``. Returns the loss per step.
+    Raises :class:`InputError` before :meth:`NeuralEngine.prepare`, for a model without an embedder and
+    for no shots.
+    """
+    if not engine.prepared:
+        raise InputError("call prepare() before fine-tuning the engine")
+    base = engine.base_model
+    if base is None or "embedder" not in base.states:
+        raise InputError("fine-tuning needs a base model file with an embedder (from headshot train)")
+    if not shots:
+        raise InputError("fine-tuning needs at least one shot")
+    crops, landmarks = engine.shots_at_model_size(shots)
+    cfg = train_config_of(base)
+    steps = default_steps(cfg, len(crops)) if steps is None else int(steps)
+    lr = cfg.finetune_lr if lr is None else float(lr)
+    result = finetune_networks(base, crops, landmarks, steps, lr, engine.device, seed, train_cfg=cfg)
+    engine.set_person(result["generator"], result["psi"], result["embedding"])
+    return list(result["losses"])
 
 
 def finetune_person(options: FinetuneOptions) -> dict:
     """Crop the shots, fine-tune (or FF) and write the person file. Returns ``{"shots", "steps", "losses"}``."""
-    from ..io.atomic import refuse_overwriting_inputs
-    from ..io.images import read_image
-    from ..neural.checkpoint import load_model, save_model
-    from ..neural.engine import default_model_path
-
     if not options.shots:
         raise InputError("give at least one --shots image")
     output = Path(options.output)
@@ -207,17 +252,14 @@ def finetune_person(options: FinetuneOptions) -> dict:
     model_path = Path(options.model) if options.model else default_model_path()
     refuse_overwriting_inputs(output, [*options.shots, model_path])
     model_file = load_model(model_path)
-    train_cfg = model_file.metadata.get("train_config") or {}
+    cfg = train_config_of(model_file)
     images = [read_image(path) for path in options.shots]
     crops, landmarks = crop_shots(images, model_file.config.image_size, [str(p) for p in options.shots])
     steps = 0
     if not options.feed_forward:
-        epochs = int(train_cfg.get("finetune_steps", 40))
-        batch_size = 4
-        steps = int(options.steps) if options.steps is not None else max(1, epochs * len(crops) // batch_size)
-    lr = float(options.lr if options.lr is not None else train_cfg.get("finetune_lr", 5e-5))
-    result = finetune_networks(model_file, crops, landmarks, steps, lr, options.device, options.seed,
-                               train_cfg=train_cfg)
+        steps = int(options.steps) if options.steps is not None else default_steps(cfg, len(crops))
+    lr = float(options.lr if options.lr is not None else cfg.finetune_lr)
+    result = finetune_networks(model_file, crops, landmarks, steps, lr, options.device, options.seed, train_cfg=cfg)
     entries: dict = {"psi": result["psi"], "embedding": result["embedding"]}
     if steps > 0:
         entries["generator"] = result["generator"]

@@ -26,23 +26,24 @@ Video layouts: VoxCeleb2 (``id/video/clip.mp4``: identity ``id``, video ``id/vid
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from ..errors import InputError
+from ..face.crop import DEFAULT_SCALE, DEFAULT_SHIFT_UP, CropBox
 from ..io.atomic import atomic_output
+from ..io.video import VideoReader
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1
-
-# Framing of the crop relative to the landmark box; the same numbers as ``headshot.face.crop``
-# (scale 2.0, centre 0.12 box heights up) so that training crops look like inference crops.
-CROP_SCALE = 2.0
-CROP_SHIFT_UP = 0.12
 
 # A clip needs at least this many frames with a face to be useful for K-shot episodes.
 MIN_FRAMES = 2
@@ -90,45 +91,35 @@ def find_clips(videos_dir: Path) -> list[ClipSource]:
     return clips
 
 
-def clip_crop_box(landmarks: np.ndarray) -> np.ndarray:
-    """One square crop ``(x0, y0, side)`` for a clip from its per-frame landmarks ``(N, 478, 2+)`` pixels.
+def clip_crop_box(landmarks: np.ndarray) -> CropBox:
+    """One square crop for a clip from its per-frame landmarks ``(N, 478, 2+)`` pixels.
 
-    The centre and size are medians of the per-frame face boxes: robust to a few bad detections and
-    stable over the clip (the head may move inside the crop, the crop does not move).
+    Framed like :func:`headshot.face.crop.crop_box` (its scale and upward shift), so that training crops
+    look like inference crops; but the centre and size are medians of the per-frame face boxes: robust to
+    a few bad detections and stable over the clip (the head may move inside the crop, the crop does not).
     """
     xy = np.asarray(landmarks, np.float32)[..., :2]
     low, high = xy.min(axis=1), xy.max(axis=1)                 # (N, 2)
     box_size = np.max(high - low, axis=1)                      # (N,)
     centre = (low + high) / 2
-    centre[:, 1] -= CROP_SHIFT_UP * box_size
+    centre[:, 1] -= DEFAULT_SHIFT_UP * box_size
     cx, cy = np.median(centre, axis=0)
-    side = max(8.0, float(np.round(np.median(box_size) * CROP_SCALE)))
-    return np.array([np.round(cx - side / 2), np.round(cy - side / 2), side], np.float32)
+    side = max(8.0, float(np.round(np.median(box_size) * DEFAULT_SCALE)))
+    return CropBox(float(np.round(cx - side / 2)), float(np.round(cy - side / 2)), side)
 
 
-def cut_crop(frame: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
-    """Cut the square ``box`` ``(x0, y0, side)`` out of ``frame`` (RGB uint8 HWC), resized to ``size``.
+def cut_crop(frame: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """Cut ``box`` out of ``frame`` (RGB uint8 HWC), resized to ``size``: RGB uint8 ``(size, size, 3)``.
 
-    Parts outside the frame are filled by edge replication. Returns RGB uint8 ``(size, size, 3)``.
+    Parts outside the frame are filled by edge replication. Not :func:`headshot.face.crop.crop` (which
+    blurs what lies outside the photo and resamples differently): prepared datasets keep the pixels they
+    were made with.
     """
-    import cv2
-
-    x0, y0, side = (float(v) for v in box)
+    x0, y0, side = box.x0, box.y0, box.side
     scale = size / side
     matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     return cv2.warpAffine(frame, matrix, (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
-
-
-def to_crop_pixels(landmarks: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
-    """Map landmarks ``(..., 3)`` from frame pixels into the ``size``×``size`` crop of ``box``."""
-    x0, y0, side = (float(v) for v in box)
-    scale = size / side
-    out = np.array(landmarks, np.float32, copy=True)
-    out[..., 0] = (out[..., 0] - x0) * scale
-    out[..., 1] = (out[..., 1] - y0) * scale
-    out[..., 2] *= scale
-    return out
 
 
 def _decode(path: Path, every: int, max_frames: int | None):
@@ -137,8 +128,6 @@ def _decode(path: Path, every: int, max_frames: int | None):
     Uses :class:`headshot.io.video.VideoReader` (PyAV; rotation applied; a truncated file gives the
     frames it has).
     """
-    from ..io.video import VideoReader
-
     wanted = None if max_frames is None else (max_frames - 1) * every + 1
     with VideoReader(path, max_frames=wanted, allow_truncated=True) as reader:
         for index, time_s, rgb in reader:
@@ -147,8 +136,6 @@ def _decode(path: Path, every: int, max_frames: int | None):
 
 
 def _video_fps(path: Path) -> float:
-    from ..io.video import VideoReader
-
     with VideoReader(path, allow_truncated=True) as reader:
         return float(reader.fps)
 
@@ -160,8 +147,6 @@ def prepare_clip(source: ClipSource, dataset_dir: Path, analyzer, size: int = 25
     Frames where no face is found are dropped. Raises :class:`InputError` for unreadable videos or
     clips with fewer than ``MIN_FRAMES`` usable frames.
     """
-    import cv2
-
     frames, landmarks, indices = [], [], []
     try:
         for index, timestamp_ms, frame in _decode(source.path, every, max_frames):
@@ -199,8 +184,9 @@ def prepare_clip(source: ClipSource, dataset_dir: Path, analyzer, size: int = 25
     shard_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(shard_path) as temp_path, open(temp_path, "wb") as file:
         np.savez(file, jpeg=np.concatenate(encoded), offsets=offsets,
-                 landmarks=to_crop_pixels(landmarks_array, box, size),
-                 frame_index=np.asarray(indices, np.int32), crop_box=box,
+                 landmarks=box.to_crop(landmarks_array, size),
+                 frame_index=np.asarray(indices, np.int32),
+                 crop_box=np.array([box.x0, box.y0, box.side], np.float32),
                  meta=np.array(json.dumps(record)))
     return record
 
@@ -216,6 +202,8 @@ def read_shard_record(shard_path: Path) -> dict:
 def _worker_run(job: tuple) -> tuple[str, dict | None, str | None]:
     """Process one clip in a worker; never raises (errors come back as text)."""
     source, dataset_dir, size, every, max_frames = job
+    # MediaPipe here, not at the top: only the workers that detect faces need it, and train.dataset
+    # imports this module (for INDEX_NAME) in every training process.
     from ..face.landmarker import FaceAnalyzer
 
     try:
@@ -281,10 +269,6 @@ def prepare_dataset(videos_dir: Path, dataset_dir: Path, size: int = 256, worker
         todo.append(source)
     failures: list[dict] = []
     jobs = [(source, dataset_dir, size, every, max_frames) for source in todo]
-
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
     columns = [TextColumn("prepare"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[frames]} frames"),
                TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn()]
     started = time.monotonic()
@@ -304,8 +288,6 @@ def prepare_dataset(videos_dir: Path, dataset_dir: Path, size: int = 256, worker
             for job in jobs:
                 collect(_worker_run(job))
         else:
-            import multiprocessing
-
             context = multiprocessing.get_context("spawn")  # MediaPipe graphs do not survive fork
             with context.Pool(min(workers, len(jobs))) as pool:
                 for result in pool.imap_unordered(_worker_run, jobs):
