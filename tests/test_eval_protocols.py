@@ -185,16 +185,14 @@ def test_fewshot_protocol_reports_every_shot_count(dev_data, tmp_path):
 
 
 class _FinetuneRecorder:
-    """A stand-in engine that can fine-tune: renders the shot unchanged and records each ``finetune`` call."""
+    """A stand-in engine that declares it can be fine-tuned: renders the shot unchanged; the fine-tuning
+    calls (``headshot.train.finetune.finetune_engine``) are recorded in ``calls``."""
 
-    info = EngineInfo(name="recorder", description="test stand-in")
+    info = EngineInfo(name="recorder", description="test stand-in", finetunes=True)
     calls: list = []
 
     def prepare(self, crop, landmarks):
         self.crop = crop
-
-    def finetune(self, shots, steps=None):
-        _FinetuneRecorder.calls.append((len(shots), steps))
 
     def render(self, target_landmarks, driver_frame=None, driver_landmarks=None):
         return self.crop
@@ -205,12 +203,15 @@ def test_cli_finetune_steps_reach_the_engine(dev_data, tmp_path, monkeypatch):
 
     from headshot.cli import main
     from headshot.neural.engine import NeuralEngine
+    from headshot.train import finetune
 
-    assert "steps" in inspect.signature(NeuralEngine.finetune).parameters
+    assert NeuralEngine.info.finetunes and "steps" in inspect.signature(finetune.finetune_engine).parameters
     make_engine = rows.make_engine
     monkeypatch.setattr(rows, "make_engine",
                         lambda name, **options: _FinetuneRecorder() if name == "recorder" else make_engine(name, **options))
     monkeypatch.setattr(_FinetuneRecorder, "calls", [])
+    monkeypatch.setattr(finetune, "finetune_engine",
+                        lambda engine, shots, steps=None: _FinetuneRecorder.calls.append((len(shots), steps)))
     manifest = {"version": 1, "settings": {"shots": [1, 2]},
                 "fewshot": [{"id": "clip", "video": "videos/aoc__EDTalk__pose_source1.mp4", "identity": "aoc",
                              "shots": [0, 40], "targets": [200]}]}

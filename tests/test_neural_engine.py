@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from headshot.errors import HeadshotError, MissingModelError
-from headshot.neural import engine as engine_module
 from headshot.neural.checkpoint import load_model, save_model
 from headshot.neural.config import ModelConfig, load_config
 from headshot.neural.discriminator import Discriminator
@@ -143,6 +142,9 @@ def test_onnx_backend_matches_torch(source, tiny_model):
 
 
 def test_finetune_fits_the_shots(source, tmp_path):
+    """In-memory FT: train/ tunes the engine's base model on the shots and hands the engine G′ and ψ′."""
+    from headshot.train.finetune import finetune_engine
+
     crop, landmarks = source
     cfg, _ = load_config(CONFIGS / "tiny.yaml")
     torch.manual_seed(0)
@@ -150,18 +152,24 @@ def test_finetune_fits_the_shots(source, tmp_path):
                                                       "discriminator": Discriminator(cfg, 3)}, cfg)
     engine = NeuralEngine(path)
     with pytest.raises(HeadshotError, match="prepare"):
-        engine.finetune([(crop, landmarks)])
+        finetune_engine(engine, [(crop, landmarks)])
     engine.prepare(crop, landmarks)
+    with pytest.raises(HeadshotError, match="at least one shot"):
+        finetune_engine(engine, [])
     before = np.abs(engine.render(landmarks).astype(float) - crop).mean()
     psi_before = engine.psi.clone()
-    losses = engine.finetune([(crop, landmarks)], steps=10, lr=3e-3)
+    losses = finetune_engine(engine, [(crop, landmarks)], steps=10, lr=3e-3)
     assert len(losses) == 10 and not torch.equal(engine.psi, psi_before)
     after = np.abs(engine.render(landmarks).astype(float) - crop).mean()
     assert after < 0.6 * before, (before, after)
+    engine.prepare(crop, landmarks)  # the fine-tuned person stays
+    assert np.abs(engine.render(landmarks).astype(float) - crop).mean() == after
 
 
 def test_missing_default_model_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine_module, "DEFAULT_MODEL_PATH", tmp_path / "neural_default.safetensors")
+    from headshot.neural import checkpoint
+
+    monkeypatch.setattr(checkpoint, "DEFAULT_MODEL_PATH", tmp_path / "neural_default.safetensors")
     with pytest.raises(MissingModelError, match="default neural model"):
         NeuralEngine()
 

@@ -21,9 +21,9 @@ evaluation-specific choices that keep the comparison fair:
   the pipeline's ``motion.retarget.Retargeter`` with its ``best_reference`` frame (see
   :func:`cross_targets`); pose and expression errors compare changes since that reference.
 - Few-shot: T shots from the first half of a clip, targets from the second half, driven by landmarks only.
-  Engines that take several shots expose ``prepare_shots(shots)``; engines that can fine-tune in memory
-  expose ``finetune(shots)`` (see :func:`headshot.eval.rows.engine_supports_finetune`), which adds a
-  fine-tuned row (``finetune(shots, steps=N)`` when ``headshot eval --finetune-steps N`` is given).
+  Engines that take several shots expose ``prepare_shots(shots)``; engines that declare ``info.finetunes``
+  get a fine-tuned row, fine-tuned on the shots by ``headshot.train.finetune.finetune_engine(engine, shots,
+  steps=N)`` (``N`` from ``headshot eval --finetune-steps``; ``None``: the model's default).
   Single-image engines get the first shot, and their T>1 results are reported as equal to T=1.
 """
 
@@ -317,10 +317,10 @@ def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_c
             if takes_shots and len(shots) > 1:
                 engine.prepare_shots(shots[1:])
             if row.finetune:
-                if row.finetune_steps is None:
-                    engine.finetune(shots)
-                else:
-                    engine.finetune(shots, steps=row.finetune_steps)
+                # train/ here, not at the top: it loads torch, which rows without fine-tuning never need.
+                from ..train.finetune import finetune_engine
+
+                finetune_engine(engine, shots, steps=row.finetune_steps)
             outputs, seconds = _render(engine, row, scene)
             yield Rendering(key, outputs, seconds, {"shots_used": len(chosen) if takes_shots else 1})
             if not takes_shots:

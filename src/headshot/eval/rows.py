@@ -48,9 +48,10 @@ def make_engine(name: str, **options):
 
 
 def engine_supports_finetune(engine) -> bool:
-    """Whether an engine can be fine-tuned on a person's shots in memory: it has ``finetune(shots)`` with
-    ``shots = [(crop RGB uint8, landmarks (478, 3) crop pixels), ...]``, called after ``prepare``."""
-    return callable(getattr(engine, "finetune", None))
+    """Whether an engine can be fine-tuned on a person's shots in memory (it declares ``info.finetunes``):
+    ``headshot.train.finetune.finetune_engine(engine, shots)`` with ``shots = [(crop RGB uint8, landmarks
+    (478, 3) crop pixels), ...]``, called after ``prepare``."""
+    return engine.info.finetunes
 
 
 def engine_supports_shots(engine) -> bool:
@@ -64,7 +65,7 @@ def engine_rows(names: list[str], protocol: str, engine_options: dict[str, dict]
     """The table rows for ``names`` in ``protocol``: baselines first, then each engine; an engine that can
     use driver pixels gets a pixel row and a template row in self-reenactment and cross-identity.
     ``engine_options`` maps an engine name to its constructor's keyword arguments (e.g. a model file);
-    ``finetune_steps`` is passed to ``finetune(shots, steps=...)`` of the few-shot fine-tuned rows
+    ``finetune_steps`` is passed to ``finetune_engine(engine, shots, steps=...)`` of the few-shot fine-tuned rows
     (``None``: the engine's default)."""
     rows = [EngineRow(BASELINE_LABELS[b], b, baseline=True) for b in ("source", "similarity")]
     for name in names:

@@ -4,7 +4,9 @@
 shots through :meth:`NeuralEngine.prepare_shots`) and caches the generator's AdaIN parameters
 ``psi = P e_hat``; ``render(target_landmarks, ...)`` draws the landmark sketch at the model's resolution,
 runs G and resizes the result back to the crop's size. A fine-tuned person file (``headshot finetune``)
-carries its own psi (and usually a fine-tuned G): then the embedder is not needed.
+carries its own psi (and usually a fine-tuned G): then the embedder is not needed. The engine never
+trains: in-memory fine-tuning (``headshot.train.finetune.finetune_engine``) hands it the tuned G and psi
+through :meth:`NeuralEngine.set_person`.
 
 Warp-guided models also run the warp engine (``headshot.render.warp``) to make G's guide image.
 """
@@ -18,9 +20,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import InputError, MissingModelError
+from ..errors import InputError
 from ..render.base import EngineInfo
-from .checkpoint import ModelFile, load_model
+from .checkpoint import ModelFile, default_model_path, load_model
 from .config import ModelConfig
 from .embedder import Embedder
 from .generator import Generator
@@ -28,16 +30,6 @@ from .layers import bake_spectral_norm
 from .sketch import draw_sketch, to_tensor
 
 BACKENDS = ("auto", "torch", "onnx")
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "neural_default.safetensors"
-
-
-def default_model_path() -> Path:
-    """The bundled default model; raises MissingModelError if it is not installed."""
-    if not DEFAULT_MODEL_PATH.is_file():
-        raise MissingModelError(
-            f"the default neural model is missing ({DEFAULT_MODEL_PATH}); pass --model FILE "
-            "(from 'headshot train' or 'headshot finetune') or use --engine warp")
-    return DEFAULT_MODEL_PATH
 
 
 def _check_image(image: np.ndarray, what: str) -> np.ndarray:
@@ -71,7 +63,7 @@ class NeuralEngine:
 
     # uses_driver_pixels: warp-guided models (the default) pass the driver frame on to their warp guide.
     info = EngineInfo(name="neural", description="few-shot generator of Zakharov et al. 2019 (model file, torch)",
-                      uses_driver_pixels=True, needs_model=True)
+                      uses_driver_pixels=True, needs_model=True, finetunes=True)
 
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
                  person_path: str | Path | None = None, use_ema: bool = True, backend: str = "auto",
@@ -188,22 +180,21 @@ class NeuralEngine:
             self._shots.append(self._shot(crop, _check_landmarks(landmarks, f"shot {index} landmarks")))
         self._embed()
 
-    def finetune(self, shots: list[tuple[np.ndarray, np.ndarray]], steps: int | None = None,
-                 lr: float | None = None, seed: int = 0) -> list[float]:
-        """The paper's few-shot fine-tuning (FT) in memory on ``shots`` = ``[(crop RGB uint8, landmarks
-        (478, 3) in its pixels), ...]`` of the person to render: G and psi (started at ``P e_hat``) are
-        trained with D against those shots (:func:`headshot.train.finetune.finetune_networks`). Afterwards
-        the engine renders with the fine-tuned G and psi. ``steps`` None: the base model's
-        ``finetune_steps`` epochs (default 40, the paper's) over the shots in mini-batches of 4; ``lr``
-        None: its ``finetune_lr``. Returns the loss per step. Call after :meth:`prepare`."""
-        from ..train.finetune import finetune_networks
+    # -- personalisation (the fine-tuning itself is train/'s: headshot.train.finetune.finetune_engine) ------
 
-        if self._crop_size is None:
-            raise InputError("call prepare() before finetune()")
-        if self._base_model is None or "embedder" not in self._base_model.states:
-            raise InputError("fine-tuning needs a base model file with an embedder (from headshot train)")
-        if not shots:
-            raise InputError("fine-tuning needs at least one shot")
+    @property
+    def prepared(self) -> bool:
+        """Whether :meth:`prepare` has taken a source."""
+        return self._crop_size is not None
+
+    @property
+    def base_model(self) -> ModelFile | None:
+        """The model file the engine was loaded from (fine-tuning starts from it); None from :meth:`from_modules`."""
+        return self._base_model
+
+    def shots_at_model_size(self, shots: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """``shots`` = ``[(crop RGB uint8, landmarks (478, 3) in its pixels), ...]`` resized to the model's
+        ``image_size`` S: crops ``(T, S, S, 3)`` RGB uint8 and landmarks ``(T, 478, 3)`` float32 in their pixels."""
         size = self.config.image_size
         crops, points = [], []
         for index, (crop, landmarks) in enumerate(shots):
@@ -215,17 +206,16 @@ class NeuralEngine:
             landmarks[:, 2] *= size / width
             crops.append(self._resize(crop, (size, size)))
             points.append(landmarks)
-        train_cfg = self._base_model.metadata.get("train_config") or {}
-        if steps is None:
-            steps = max(1, int(train_cfg.get("finetune_steps", 40)) * len(crops) // 4)
-        lr = float(lr if lr is not None else train_cfg.get("finetune_lr", 5e-5))
-        result = finetune_networks(self._base_model, np.stack(crops), np.stack(points), int(steps), lr,
-                                   self.device, seed, train_cfg=train_cfg)
-        self.generator = bake_spectral_norm(result["generator"]).to(self.device).eval()
-        self.fixed_psi = self.psi = result["psi"].reshape(1, -1).to(self.device)
-        self.embedding = result["embedding"].reshape(1, -1).to(self.device)
+        return np.stack(crops), np.stack(points)
+
+    def set_person(self, generator: Generator, psi: torch.Tensor, embedding: torch.Tensor | None = None) -> None:
+        """Render with a generator and AdaIN parameters ``psi`` ``(psi_dim,)`` fine-tuned on this engine's
+        person (by the caller) from now on, also after another :meth:`prepare`."""
+        self.generator = bake_spectral_norm(generator).to(self.device).eval()
+        self.fixed_psi = self.psi = psi.reshape(1, -1).to(self.device)
+        if embedding is not None:
+            self.embedding = embedding.reshape(1, -1).to(self.device)
         self.runner = self._runner(self._backend, self._threads)
-        return list(result["losses"])
 
     @torch.inference_mode()
     def render(self, target_landmarks: np.ndarray, driver_frame: np.ndarray | None = None,

@@ -26,12 +26,16 @@ class EngineInfo:
         uses_driver_pixels: ``render`` uses ``driver_frame`` when it is given (the warp engine copies the
             driver's mouth interior); evaluation scores such an engine with and without driver pixels.
         needs_model: the engine reads a model file (the ``model_path`` option, ``--model``).
+        finetunes: the caller can fine-tune it on a person's shots in memory with
+            ``headshot.train.finetune.finetune_engine`` (train/ runs the optimisation and hands the engine
+            the tuned networks; the engine itself never trains). Evaluation adds a fine-tuned row.
     """
 
     name: str
     description: str
     uses_driver_pixels: bool = False
     needs_model: bool = False
+    finetunes: bool = False
 
 
 @runtime_checkable
