@@ -230,6 +230,25 @@ def write_index(dataset_dir: Path, size: int, records: list[dict], failures: lis
     return path
 
 
+def _finished_clips(clips: list[ClipSource], dataset_dir: Path, size: int) -> tuple[list[dict], list[ClipSource]]:
+    """The index records of the clips whose shard exists at this crop size (finished by an earlier run), and
+    the clips still to do."""
+    records: list[dict] = []
+    todo: list[ClipSource] = []
+    for source in clips:
+        shard_path = dataset_dir / source.shard_name
+        if shard_path.is_file():
+            try:
+                record = read_shard_record(shard_path)
+                if record.get("size") == size:
+                    records.append(record)
+                    continue
+            except Exception:
+                pass  # unreadable shard: redo it
+        todo.append(source)
+    return records, todo
+
+
 def prepare_dataset(videos_dir: Path, dataset_dir: Path, size: int = 256, workers: int = 1, every: int = 1,
                     max_frames: int | None = None, progress: bool = True) -> dict:
     """Prepare every clip under ``videos_dir`` into ``dataset_dir`` (see the module docstring).
@@ -254,19 +273,7 @@ def prepare_dataset(videos_dir: Path, dataset_dir: Path, size: int = 256, worker
     clips = find_clips(videos_dir)
     if not clips:
         raise InputError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) found under {videos_dir}")
-    records: list[dict] = []
-    todo: list[ClipSource] = []
-    for source in clips:
-        shard_path = dataset_dir / source.shard_name
-        if shard_path.is_file():
-            try:
-                record = read_shard_record(shard_path)
-                if record.get("size") == size:
-                    records.append(record)
-                    continue
-            except Exception:
-                pass  # unreadable shard: redo it
-        todo.append(source)
+    records, todo = _finished_clips(clips, dataset_dir, size)
     failures: list[dict] = []
     jobs = [(source, dataset_dir, size, every, max_frames) for source in todo]
     columns = [TextColumn("prepare"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[frames]} frames"),
