@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .errors import HeadshotError, OptionError, OutputError
+from .options import SAY_FPS
 from .pipeline import Animation, AnimateOptions
 
 __all__ = ["AnimateOptions", "Animation", "animate", "animate_to_file", "extract_motion", "make_options", "say"]
@@ -169,7 +170,7 @@ def say(source, text: str | None, output, options: AnimateOptions | None = None,
         source: portrait photo path, or an RGB uint8 array.
         text: what to say (any length: spoken sentence by sentence), or ``None`` with ``text_file``.
         output: the video to write (``.mp4``, ``.mov``, ``.m4v``).
-        options: an :class:`AnimateOptions` (``fps`` defaults to 25; ``motion``, ``audio`` and
+        options: an :class:`AnimateOptions` (``fps`` defaults to ``SAY_FPS``, 25; ``motion``, ``audio`` and
             ``transcript`` do not apply); keyword overrides on top, e.g. ``crop_only=True, size=256``.
         text_file: a UTF-8 text file to say instead of ``text``.
         language: a language code (``en``, ``es``, ``fr``, ``zh`` ...; :func:`headshot.speech.voices.
@@ -195,7 +196,7 @@ def say(source, text: str | None, output, options: AnimateOptions | None = None,
     if options.motion is not None or options.audio is not None or options.transcript is not None:
         raise OptionError("say speaks its text: --motion, --audio and --transcript are for headshot animate")
     if options.fps is None:
-        options = replace(options, fps=25.0)
+        options = replace(options, fps=SAY_FPS)
     if (text is None) == (text_file is None):
         raise OptionError("give the text to say or a --text-file (one of them)")
     if text_file is not None:

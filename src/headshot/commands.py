@@ -8,7 +8,9 @@ from typing import Optional
 
 import typer
 
+from .cli_options import cli_option, to_options
 from .errors import HeadshotError
+from .options import SAY_FPS
 
 EPILOG = "Outputs carry an invisible watermark and C2PA content credentials; check any file with `headshot verify`."
 
@@ -44,10 +46,6 @@ def _progress_reporter(label: str):
     return bar, _task_updater(bar, label)
 
 
-def _regions(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 def _run_animate(source, driver, output: Path, quiet: bool, verbose: bool, **options) -> None:
     from .api import animate_to_file
 
@@ -72,27 +70,27 @@ def animate(
     source: Path = typer.Argument(..., help="Portrait photo (jpg, png, webp, ...)."),
     driver: Optional[Path] = typer.Option(None, "--driver", "-d", help="Driving video, image, or .motion template."),
     output: Path = typer.Option(Path("out.mp4"), "--output", "-o", help="Output video (.mp4) or image (for an image driver)."),
-    motion: Optional[str] = typer.Option(None, "--motion", "-m", help="Built-in motion instead of a driver: talk, nod, smile, blink."),
-    audio: Optional[Path] = typer.Option(None, "--audio", "-a", help="Voice recording (wav, mp3, m4a, mp4 ...): the face speaks it; with --driver only the mouth follows it. The output carries its sound."),
-    transcript: Optional[str] = typer.Option(None, help="What the --audio recording says (English), for better lip timing."),
-    seconds: Optional[float] = typer.Option(None, help="Length of a --motion preset in seconds."),
-    engine: str = typer.Option("warp", help="Renderer: warp (real time) or neural (Zakharov et al. 2019)."),
-    model: Optional[Path] = typer.Option(None, help="Neural engine: model or fine-tuned person file (.safetensors)."),
-    absolute: bool = typer.Option(False, "--absolute", help="Copy the driver's face shape too (same person driving)."),
-    reference: str = typer.Option("auto", help="Driver frame taken as 'no motion': auto (best for videos, first for presets), first, best, or a frame number."),
-    regions: str = typer.Option("pose,expression,eyes,lips", help="What to animate (comma list)."),
-    expression_scale: float = typer.Option(1.0, help="Multiplier on expression motion, 0 (none) to 3."),
-    pose_scale: float = typer.Option(1.0, help="Multiplier on head motion, 0 (none) to 3."),
-    smoothing: float = typer.Option(0.5, help="Driver landmark smoothing, 0 (off) to 1."),
-    crop_only: bool = typer.Option(False, "--crop-only", help="Output the face crop instead of the full photo."),
-    size: Optional[int] = typer.Option(None, help="Crop side (--crop-only, default 512) or long side of the output, 64 to 4096 px."),
-    fps: Optional[float] = typer.Option(None, help="Output frame rate (default: the driver's)."),
-    max_frames: Optional[int] = typer.Option(None, help="Stop after this many driver frames."),
-    face_index: int = typer.Option(0, help="Which face of the photo to animate: 0 the largest (default), 1 the next, ..."),
-    side_by_side: bool = typer.Option(False, "--side-by-side", help="Output driver | source | result."),
-    label: bool = typer.Option(False, "--label", help="Burn a small visible 'AI-generated' label into a corner."),
-    no_watermark: bool = typer.Option(False, "--no-watermark", help="Research use: no invisible watermark (recorded in the credentials)."),
-    no_credentials: bool = typer.Option(False, "--no-credentials", help="Do not attach C2PA content credentials."),
+    motion: Optional[str] = cli_option("motion", "-m"),
+    audio: Optional[Path] = cli_option("audio", "-a"),
+    transcript: Optional[str] = cli_option("transcript"),
+    seconds: Optional[float] = cli_option("seconds"),
+    engine: str = cli_option("engine"),
+    model: Optional[Path] = cli_option("model"),
+    absolute: bool = cli_option("absolute"),
+    reference: str = cli_option("reference"),
+    regions: str = cli_option("regions"),
+    expression_scale: float = cli_option("expression_scale"),
+    pose_scale: float = cli_option("pose_scale"),
+    smoothing: float = cli_option("smoothing"),
+    crop_only: bool = cli_option("crop_only"),
+    size: Optional[int] = cli_option("size"),
+    fps: Optional[float] = cli_option("fps"),
+    max_frames: Optional[int] = cli_option("max_frames"),
+    face_index: int = cli_option("face_index"),
+    side_by_side: bool = cli_option("side_by_side"),
+    label: bool = cli_option("label"),
+    no_watermark: bool = cli_option("no_watermark"),
+    no_credentials: bool = cli_option("no_credentials"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print milliseconds per stage."),
 ) -> None:
@@ -102,13 +100,12 @@ def animate(
                             "or a voice recording (--audio speech.wav)")
     if driver is not None and motion is not None:
         raise HeadshotError("give either --driver or --motion, not both")
-    _run_animate(source, driver, output, quiet, verbose, motion=motion, seconds=seconds, engine=engine,
-                 audio=str(audio) if audio is not None else None, transcript=transcript,
-                 model=str(model) if model else None, mode="absolute" if absolute else "relative",
-                 reference=reference, regions=_regions(regions), expression_scale=expression_scale,
-                 pose_scale=pose_scale, smoothing=smoothing, crop_only=crop_only, size=size, fps=fps,
-                 max_frames=max_frames, face_index=face_index, side_by_side=side_by_side, label=label,
-                 watermark=not no_watermark, credentials=not no_credentials)
+    _run_animate(source, driver, output, quiet, verbose, **to_options(
+        motion=motion, seconds=seconds, engine=engine, audio=audio, transcript=transcript, model=model,
+        absolute=absolute, reference=reference, regions=regions, expression_scale=expression_scale,
+        pose_scale=pose_scale, smoothing=smoothing, crop_only=crop_only, size=size, fps=fps,
+        max_frames=max_frames, face_index=face_index, side_by_side=side_by_side, label=label,
+        no_watermark=no_watermark, no_credentials=no_credentials))
 
 
 DEMO_TEXT = "Hello! I am speaking from a single photo, on your own computer."
@@ -117,11 +114,12 @@ DEMO_TEXT = "Hello! I am speaking from a single photo, on your own computer."
 def demo(
     output: Path = typer.Option(Path("demo.mp4"), "--output", "-o", help="Where to write the demo video."),
     text: str = typer.Option(DEMO_TEXT, help="What the astronaut says."),
-    motion: Optional[str] = typer.Option(None, "--motion", "-m", help="A silent built-in motion instead of speech: talk, nod, smile, blink."),
-    engine: str = typer.Option("warp", help="Renderer: warp or neural."),
-    seconds: Optional[float] = typer.Option(None, help="Length of a --motion preset in seconds."),
-    side_by_side: bool = typer.Option(False, "--side-by-side", help="Show the motion beside the result."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    # demo's own wording: its motion is silent, its side panel shows the motion (no driver video)
+    motion: Optional[str] = cli_option("motion", "-m", help="A silent built-in motion instead of speech: talk, nod, smile, blink."),
+    engine: str = cli_option("engine"),
+    seconds: Optional[float] = cli_option("seconds"),
+    side_by_side: bool = cli_option("side_by_side", help="Show the motion beside the result."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Make the bundled public-domain portrait (NASA's astronaut photo) speak a sentence, with sound. No downloads."""
     from .assets import astronaut
@@ -177,17 +175,18 @@ def say(
     voice: Optional[str] = typer.Option(None, help="Voice: joe (English, default), espeak (every language), espeak+VARIANT."),
     rate: float = typer.Option(1.0, help="Speaking rate, 0.25 to 4 (1 = normal)."),
     list_voices: bool = typer.Option(False, "--list-voices", help="List the voices and languages, then exit."),
-    pose_scale: float = typer.Option(1.0, help="Multiplier on head motion, 0 (still head) to 3."),
-    expression_scale: float = typer.Option(1.0, help="Multiplier on mouth and brow motion, 0 to 3."),
+    pose_scale: float = cli_option("pose_scale"),
+    # say's own: speech moves the mouth and brows; speech has no frame rate of its own (SAY_FPS, as api.say)
+    expression_scale: float = cli_option("expression_scale", help="Multiplier on mouth and brow motion, 0 to 3."),
     motion_out: Optional[Path] = typer.Option(None, "--motion-out", help="Also save the speech motion as a .motion template (no pixels)."),
-    engine: str = typer.Option("warp", help="Renderer: warp (real time) or neural (Zakharov et al. 2019)."),
-    crop_only: bool = typer.Option(False, "--crop-only", help="Output the face crop instead of the full photo."),
-    size: Optional[int] = typer.Option(None, help="Crop side (--crop-only, default 512) or long side of the output, 64 to 4096 px."),
-    fps: float = typer.Option(25.0, help="Output frame rate, 1 to 120."),
-    face_index: int = typer.Option(0, help="Which face of the photo speaks: 0 the largest (default), 1 the next, ..."),
-    label: bool = typer.Option(False, "--label", help="Burn a small visible 'AI-generated' label into a corner."),
-    no_watermark: bool = typer.Option(False, "--no-watermark", help="Research use: no invisible watermark (recorded in the credentials)."),
-    no_credentials: bool = typer.Option(False, "--no-credentials", help="Do not attach C2PA content credentials."),
+    engine: str = cli_option("engine"),
+    crop_only: bool = cli_option("crop_only"),
+    size: Optional[int] = cli_option("size"),
+    fps: float = cli_option("fps", default=SAY_FPS, help="Output frame rate, 1 to 120."),
+    face_index: int = cli_option("face_index"),
+    label: bool = cli_option("label"),
+    no_watermark: bool = cli_option("no_watermark"),
+    no_credentials: bool = cli_option("no_credentials"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Make a portrait say a text: speech synthesis (joe voice in English, eSpeak NG in ~100 languages), lips in sync, with sound."""
@@ -200,10 +199,10 @@ def say(
         raise HeadshotError("give the text or --text-file, not both")
     if text is None and text_file is None:
         raise HeadshotError("give the text to say (in quotes) or --text-file FILE")
-    _run_say(source, text, text_file, output, quiet, language=lang, voice=voice, rate=rate, pose_scale=pose_scale,
-             expression_scale=expression_scale, motion_out=motion_out, engine=engine, crop_only=crop_only,
-             size=size, fps=fps, face_index=face_index, label=label, watermark=not no_watermark,
-             credentials=not no_credentials)
+    _run_say(source, text, text_file, output, quiet, language=lang, voice=voice, rate=rate, motion_out=motion_out,
+             **to_options(pose_scale=pose_scale, expression_scale=expression_scale, engine=engine,
+                          crop_only=crop_only, size=size, fps=fps, face_index=face_index, label=label,
+                          no_watermark=no_watermark, no_credentials=no_credentials))
 
 
 def extract_motion(

@@ -7,13 +7,11 @@ renders a crop from target landmarks (see DESIGN.md).
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 import os
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
@@ -25,76 +23,11 @@ from .errors import HeadshotError, InputError, OptionError
 from .face.crop import CropBox, StableCropper, crop, crop_box
 from .face.landmarker import FaceAnalyzer, choose_face
 from .face.paste import Paster
+from .options import MAX_MOTION_SCALE, REGIONS, AnimateOptions  # noqa: F401 (re-exported: headshot.pipeline.AnimateOptions)
 
 log = logging.getLogger("headshot")
 
-REGIONS = ("pose", "expression", "eyes", "lips")
 MAX_FULL_SIDE = 1920  # full-photo outputs are capped to this long side unless --size says otherwise
-MAX_MOTION_SCALE = 3.0  # --expression-scale / --pose-scale: 3x a talking head's motion already folds the warp
-
-
-@dataclass
-class AnimateOptions:
-    """Everything a user can set for ``headshot animate`` (one line per option)."""
-
-    engine: str = "warp"                  # renderer: "warp" (geometric, real time) or "neural" (Zakharov et al.)
-    model: str | None = None              # neural engine: model or fine-tuned person file (.safetensors)
-    motion: str | None = None             # built-in motion preset instead of a driver: talk, nod, smile, blink
-    audio: str | None = None              # voice recording: the face speaks it (with a driver: the mouth only); its sound is the output's
-    transcript: str | None = None         # what the --audio recording says, for forced alignment (never recorded, only its hash)
-    seconds: float | None = None          # preset length in seconds (default: the preset's own)
-    mode: str = "relative"                # "relative": driver's motion on the source's face; "absolute": same person
-    reference: str = "auto"               # driver frame taken as "no motion": auto, first, best, or a frame index
-    regions: tuple[str, ...] = REGIONS    # what to animate: any of pose, expression, eyes, lips ("lips,eyes" or a sequence)
-    expression_scale: float = 1.0         # multiplier on expression motion, 0 to 3
-    pose_scale: float = 1.0               # multiplier on head rotation and translation, 0 to 3
-    smoothing: float = 0.5                # driver landmark smoothing, 0 (off) to 1 (strong); One-Euro filter
-    crop_only: bool = False               # output the animated face crop instead of the full photo
-    size: int | None = None               # crop side (crop-only, default 512) or long side of the full output
-    fps: float | None = None              # output frame rate (default: the driver's)
-    max_frames: int | None = None         # stop after this many driver frames
-    face_index: int = 0                   # which face of the source photo, largest first (0, 1, ...)
-    side_by_side: bool = False            # output driver | source | result
-    watermark: bool = True                # invisible provenance watermark on every frame
-    label: bool = False                   # visible "AI-generated" corner label
-    credentials: bool = True              # C2PA content credentials on the output file
-    crop_scale: float = 2.0               # crop side as a multiple of the face size, 1 to 4
-
-    def validate(self) -> "AnimateOptions":
-        """Check every option's type and range and bring it to its normal form (``regions`` a tuple,
-        numbers ``int``/``float``); returns ``self``. Raises :class:`OptionError` (one line, the CLI's
-        option names) for a wrong type or an out-of-range value."""
-        from . import validation as check
-
-        self.engine = check.text(self.engine, "--engine")
-        self.model = check.text(self.model, "--model", optional=True, path=True)
-        self.motion = check.text(self.motion, "--motion", optional=True)
-        self.audio = check.text(self.audio, "--audio", optional=True, path=True)
-        self.transcript = check.text(self.transcript, "--transcript", optional=True)
-        if self.audio is not None and self.motion is not None:
-            raise OptionError("give either --audio or --motion, not both (the recording moves the face)")
-        if self.transcript is not None and self.audio is None:
-            raise OptionError("--transcript goes with --audio (it is what the recording says)")
-        if self.seconds is not None:  # the preset checks the range
-            self.seconds = check.number(self.seconds, "--seconds", 0.0, math.inf)
-        self.mode = check.text(self.mode, "mode", ("relative", "absolute"))
-        if isinstance(self.reference, numbers.Integral) and not isinstance(self.reference, bool):
-            self.reference = str(check.number(self.reference, "--reference", 0, math.inf, integer=True))
-        if not isinstance(self.reference, str) or (
-                self.reference not in ("auto", "first", "best") and not self.reference.isdigit()):
-            raise OptionError(f"--reference must be auto, first, best, or a frame number (got {self.reference!r})")
-        self.regions = check.names(self.regions, "--regions", REGIONS)
-        self.expression_scale = check.number(self.expression_scale, "--expression-scale", 0.0, MAX_MOTION_SCALE)
-        self.pose_scale = check.number(self.pose_scale, "--pose-scale", 0.0, MAX_MOTION_SCALE)
-        self.smoothing = check.number(self.smoothing, "--smoothing", 0.0, 1.0)
-        self.size = check.number(self.size, "--size", 64, 4096, integer=True, optional=True)
-        self.fps = check.number(self.fps, "--fps", 1.0, 120.0, optional=True)
-        self.max_frames = check.number(self.max_frames, "--max-frames", 1, math.inf, integer=True, optional=True)
-        self.face_index = check.number(self.face_index, "--face-index", 0, math.inf, integer=True)
-        for name in ("crop_only", "side_by_side", "watermark", "label", "credentials"):
-            setattr(self, name, check.switch(getattr(self, name), name))
-        self.crop_scale = check.number(self.crop_scale, "crop_scale", 1.0, 4.0)
-        return self
 
 
 class StageTimer:
