@@ -78,7 +78,8 @@ def mouth_frame(landmarks: np.ndarray) -> dict:
     half_width = max(float(np.linalg.norm(axis_u)) / 2.0, 1.0)
     axis_u = axis_u / (2.0 * half_width)
     axis_v = np.array([-axis_u[1], axis_u[0]])
-    down = landmarks[topology.LOWER_LIP_INNER, :2] - landmarks[topology.UPPER_LIP_INNER, :2]
+    # Upper to lower lip along the outer contour: the inner lips coincide when the mouth is closed.
+    down = landmarks[topology.OUTER_LIPS[15], :2] - landmarks[topology.OUTER_LIPS[5], :2]
     if float(down @ axis_v) < 0:
         axis_v = -axis_v
     centre = (left + right) / 2.0

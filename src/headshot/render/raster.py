@@ -107,6 +107,37 @@ class FlowRasteriser:
         full[:, -1] = 0.0
         return full
 
+    def refine(self, flow: np.ndarray, box: tuple[int, int, int, int], target_points: np.ndarray,
+               triangles: np.ndarray, order: np.ndarray, coefficients: np.ndarray) -> None:
+        """Recompute ``flow`` (full resolution, modified in place) inside ``box`` ``(x0, y0, x1, y1)`` from
+        the triangles at full resolution.
+
+        Upsampling a reduced-resolution flow blends the maps of neighbouring triangles across their
+        shared edge; where the source pixels on either side are far apart (closed target lips over an
+        open source mouth: the upper lip samples above the teeth, the lower lip below) the blended rows
+        sample what lies between, the source's teeth, as a jagged line. Inside the box every pixel takes
+        its own triangle's map; pixels no triangle covers keep the upsampled flow.
+        """
+        x0, y0, x1, y1 = box
+        if self.map_size == self.size or x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        corners = target_points[triangles[order]]
+        a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+        low, high = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+        near = (high[:, 0] >= x0 - 1) & (low[:, 0] <= x1) & (high[:, 1] >= y0 - 1) & (low[:, 1] <= y1)
+        chosen = order[near]
+        shifted = np.round((corners[near] - (x0, y0)) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+        index = np.full((y1 - y0, x1 - x0), NO_TRIANGLE, np.int32)
+        fill = cv2.fillConvexPoly
+        for t, polygon in zip(chosen.tolist(), shifted):
+            fill(index, polygon, t, cv2.LINE_8, _SUBPIXEL_BITS)
+        ys, xs = np.nonzero(index >= 0)
+        k = coefficients[index[ys, xs]].astype(np.float32)
+        x, y = (xs + x0).astype(np.float32), (ys + y0).astype(np.float32)
+        patch = flow[y0:y1, x0:x1]
+        patch[ys, xs, 0] = k[:, 0] + k[:, 1] * x + k[:, 2] * y
+        patch[ys, xs, 1] = k[:, 3] + k[:, 4] * x + k[:, 5] * y
+
     @staticmethod
     def _fill_holes(low: np.ndarray, holes: np.ndarray) -> np.ndarray:
         """Give pixels no triangle covers (culled flipped or degenerate triangles) the mean flow of the

@@ -5,7 +5,8 @@ In the spirit of Averbuch-Elor et al., "Bringing Portraits to Life" (SIGGRAPH As
 border points form a triangle mesh; moving its vertices to the target landmarks defines a piecewise
 affine backward map, rasterised at reduced resolution (far-to-near, so turned-away triangles are hidden
 instead of folding), upsampled and applied with one ``cv2.remap``. The mouth cavity that opens beyond
-the source's is filled from the driver's mouth or synthesised (:mod:`.mouth`); closing eyes get lid skin
+the source's is filled from the driver's mouth or synthesised (:mod:`.mouth`); lips closing over a mouth
+open in the source are rebuilt from its lip texture (:mod:`.lips`); closing eyes get lid skin
 (:mod:`.eyes`).
 """
 
@@ -14,14 +15,31 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..face import topology
 from .base import EngineInfo
 from .eyes import EyeLids
+from .lips import ClosedLips
 from .mesh import ControlMesh, build_control_mesh, signed_areas
-from .mouth import MouthInterior
+from .mouth import MouthInterior, mouth_opening
 from .raster import FlowRasteriser, backward_affines
 from .silhouette import head_mask
 
 N_LANDMARKS = 478
+# Margin of the full-resolution mouth box around the outer lips, in mouth widths.
+MOUTH_BOX_MARGIN = 0.1
+# How much less open (inner-lip gap / mouth width) than the source's a target mouth must be for its lips to
+# be drawn at full resolution (below that the lips on either side of the seam sample neighbouring pixels).
+REFINE_CLOSING = 0.01
+
+
+def mouth_box(outer_lips: np.ndarray, size: int) -> tuple[int, int, int, int]:
+    """Integer box ``(x0, y0, x1, y1)`` around the outer-lip points ``(20, 2)`` grown by
+    :data:`MOUTH_BOX_MARGIN` mouth widths, inside the frame's one-pixel border."""
+    low, high = outer_lips.min(0), outer_lips.max(0)
+    pad = MOUTH_BOX_MARGIN * float(high[0] - low[0]) + 2.0
+    x0, y0 = np.floor(low - pad).astype(int)
+    x1, y1 = np.ceil(high + pad).astype(int) + 1
+    return max(x0, 1), max(y0, 1), min(x1, size - 1), min(y1, size - 1)
 
 
 def _check_landmarks(landmarks: np.ndarray, what: str) -> np.ndarray:
@@ -38,6 +56,7 @@ class WarpEngine:
         map_scale: resolution of the triangle map relative to the crop (default 0.5; 0.25 is faster and
             a little blurrier at occlusion edges).
         mouth: fill the opening mouth with an interior (default True).
+        lips: rebuild lips that close over a mouth open in the source (:mod:`.lips`; default True).
         eyes: cover closing eyes with lid skin (default True).
         min_twice_area: triangles whose doubled target area (pixels²) is below this are not drawn.
         head: find the head's silhouette in the source (:mod:`.silhouette`) and move hair and ears
@@ -54,7 +73,7 @@ class WarpEngine:
 
     def __init__(self, map_scale: float = 0.5, mouth: bool = True, eyes: bool = True,
                  min_twice_area: float = 0.05, head: bool = True, rigidity: float = 0.5,
-                 **options):
+                 lips: bool = True, **options):
         if options:
             raise TypeError(f"unknown warp engine option(s): {', '.join(sorted(options))}")
         if not 0.05 <= map_scale <= 1.0:
@@ -64,6 +83,7 @@ class WarpEngine:
         self.rigidity = float(rigidity)
         self.map_scale = float(map_scale)
         self.use_mouth = bool(mouth)
+        self.use_lips = bool(lips)
         self.use_eyes = bool(eyes)
         self.min_twice_area = float(min_twice_area)
         self.use_head = bool(head)
@@ -96,19 +116,31 @@ class WarpEngine:
         self._face_start = n_background + n_interior
         self._face_triangles = self._triangles[self._face_start:]
         # Face triangles turned away in the source have no pixels of their own: never drawn, whatever
-        # the target shows there takes the flow of its surroundings.
+        # the target shows there takes the flow of its surroundings. Not so the lips': their folds are
+        # MediaPipe's (under a wide-open mouth it tucks the lower lip's outer contour below the skin
+        # under it, and the upper lip's loops cross near the corners), not turned-away parts. Left as
+        # holes they took the mean flow around them, which samples the open mouth's inside (dark
+        # notches at the corners, a second mouth under the lower lip when the target closes it); drawn,
+        # in either orientation, they stretch the thin strip of lip and skin they fold.
+        self._lip_triangles = np.zeros(len(self._triangles), bool)
+        self._lip_triangles[self._face_start:] = np.isin(self._face_triangles,
+                                                         topology.region_indices("lips")).any(1)
         self._hidden = np.zeros(len(self._triangles), bool)
         self._hidden[self._face_start:] = signed_areas(self.mesh.source_points, self._face_triangles) <= 0.0
+        self._hidden &= ~self._lip_triangles
         self.rasteriser = FlowRasteriser(size, self.map_scale)
+        self._source_opening = mouth_opening(landmarks)
         self.mouth = MouthInterior(self.source, landmarks) if self.use_mouth else None
         self.eyes = EyeLids(self.source, landmarks) if self.use_eyes else None
+        self.lips = ClosedLips(self.source, landmarks) if self.use_lips else None
 
     def draw_order(self, target_z: np.ndarray, twice_area: np.ndarray) -> np.ndarray:
         """Triangle indices far to near: background, mouth/eye interiors, then the face sorted by
         decreasing mean depth. Flipped (turned-away) and degenerate triangles, and face triangles hidden
-        in the source, are culled: what they leave uncovered takes the flow of its surroundings (see
-        :class:`FlowRasteriser`)."""
-        front = (twice_area >= self.min_twice_area) & ~self._hidden
+        in the source, are culled, except the lips' folds (see :meth:`prepare`): what they leave
+        uncovered takes the flow of its surroundings (see :class:`FlowRasteriser`)."""
+        area = np.where(self._lip_triangles, np.abs(twice_area), twice_area)
+        front = (area >= self.min_twice_area) & ~self._hidden
         head = np.flatnonzero(front[:self._face_start])
         face_front = np.flatnonzero(front[self._face_start:])
         depth = target_z[self._face_triangles[face_front]].sum(1)
@@ -124,7 +156,13 @@ class WarpEngine:
                                                     self._triangles)
         order = self.draw_order(depth, twice_area)
         index = self.rasteriser.index_map(target_points, self._triangles, order)
-        return self.rasteriser.flow(index, coefficients)
+        flow = self.rasteriser.flow(index, coefficients)
+        # The lips at full resolution when they are closer than the source's: closed over an open source
+        # mouth, an upsampled flow would sample the source's teeth along the seam.
+        if mouth_opening(target_landmarks) < self._source_opening - REFINE_CLOSING:
+            box = mouth_box(target_points[topology.OUTER_LIPS], self.source.shape[0])
+            self.rasteriser.refine(flow, box, target_points, self._triangles, order, coefficients)
+        return flow
 
     def render(self, target_landmarks: np.ndarray, driver_frame: np.ndarray | None = None,
                driver_landmarks: np.ndarray | None = None) -> np.ndarray:
@@ -151,4 +189,6 @@ class WarpEngine:
             self.eyes.apply(image, target)
         if self.mouth is not None:
             self.mouth.apply(image, target, driver_frame, driver_landmarks)
+        if self.lips is not None:
+            self.lips.apply(image, target)
         return image
