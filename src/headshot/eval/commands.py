@@ -94,7 +94,8 @@ def register(app: typer.Typer) -> None:
 def _run_lipsync(protocol: str, engines: list[str], data: Path, out: Path, max_videos: Optional[int], resume: bool,
                  contact_sheets: bool, methods: str, audio2mouth_weights: Optional[Path], say_portraits: int) -> None:
     """``--protocol lipsync``: its own run folder layout (results.md, per_clip.csv), so it runs alone."""
-    from .lipsync import LipsyncOptions, run_lipsync
+    from .lipsync import LipsyncOptions
+    from .lipsync_run import run_lipsync
 
     if protocol.strip() != "lipsync":
         raise InputError("--protocol lipsync runs alone (its run folder differs); run the others separately")
