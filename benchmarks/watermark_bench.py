@@ -166,11 +166,12 @@ def main(argv=None) -> int:
     parser.add_argument("--grid", type=int, help="experiment: override watermark.GRID (cells per side)")
     args = parser.parse_args(argv)
     if args.tile or args.grid:
-        from headshot.provenance import watermark
+        from headshot.provenance import watermark, watermark_decode, watermark_pattern
 
-        watermark.TILE = args.tile or watermark.TILE
-        watermark.GRID = args.grid or watermark.GRID
-        watermark._layout.cache_clear()
+        for module in (watermark, watermark_pattern, watermark_decode):  # each module's own binding
+            module.TILE = args.tile or module.TILE
+            module.GRID = args.grid or module.GRID
+        watermark_pattern.tile_layout.cache_clear()
     cv2.setNumThreads(1)
     dev = DEV.resolve()
     clips = sorted((dev / "videos").glob("*.mp4"))

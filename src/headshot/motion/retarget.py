@@ -20,6 +20,10 @@ canonical face (frontal, unit scale). Then:
 Expression offsets are split into soft regions (weights that sum to 1 on every non-rigid point): ``eyes`` (eye
 contours, lids, irises), ``lips`` (lips, mouth surroundings, jaw and chin: everything that moves when
 the mouth opens) and ``expression`` (the rest: brows, forehead, cheeks, nose). ``pose`` is the head pose.
+
+Beside this module: :mod:`headshot.motion.still` (a still driver's turn and expression),
+:mod:`headshot.motion.measures` (mouth and eye opening, face size, expression against rest) and
+:mod:`headshot.motion.rotation` (rotation vectors); their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -33,7 +37,11 @@ import numpy as np
 
 from ..errors import HeadshotError
 from ..face import topology
+from .measures import (  # noqa: F401 (re-exported)
+    EXPRESSION_FEATURES, expression_at_rest, expression_features, eye_openness, face_size, mouth_openness)
 from .pose import HeadPose, canonical_face_model, decompose, rotation_angle
+from .rotation import scale_rotation
+from .still import STILL_MAX_TURN, STILL_TURN_DEAD_ZONE, StillExpression, still_turn  # noqa: F401 (re-exported)
 
 REGIONS = ("pose", "expression", "eyes", "lips")
 MODES = ("relative", "absolute")
@@ -45,30 +53,6 @@ _MOUTH_RAMP_Y = (0.78, 1.0)
 _EYE_FALLOFF = 0.12  # Gaussian falloff radius around the eye contours
 _N_LANDMARKS = 478
 
-# A still driver (one photo) turns the source's head towards its own pose, less a dead zone (the rigid
-# fit of two people looking the same way differs by a few degrees: the pitch of the 112 dev portraits,
-# nearly all facing the camera, spreads by 5 degrees) and at most by a limit (the warp's comfort zone).
-STILL_TURN_DEAD_ZONE = 2.0  # degrees
-STILL_MAX_TURN = 15.0  # degrees
-
-# Expression measures of a face at rest (see expression_features) and how much they vary between
-# people at rest: medians and robust standard deviations over the 38 dev portraits whose MediaPipe
-# blendshapes say "at rest" (mouthSmile < 0.1, jawOpen < 0.1, eyeBlink < 0.5); the lip gap at rest is 0
-# by definition. A deviation within one spread of rest is taken for identity, not expression (a dead
-# zone); real expressions stand well outside it: smile lift is 0.08 +- 0.02 on the 32 smiling portraits,
-# the lip gap 0.47 on a scream, the eye opening ~0 in a blink. (The mouth's width is left out: smiles
-# widen it by amounts that differ between people by +-0.06, as much as a pout narrows it.)
-EXPRESSION_FEATURES = ("lip_gap", "smile_lift", "eye_opening", "brow_height")
-_FEATURE_REGIONS = ("lips", "lips", "eyes", "expression")
-_REST = np.array([0.0, -0.0095, 0.32, 0.20])
-_REST_SPREAD = np.array([0.02, 0.017, 0.045, 0.024])
-# Range of the rig coefficients a still driver sets (jaw 1 = a wide "a", close 1 = lips shut, smile 1 =
-# a full smile, negative: corners down; blink 1 = lids shut, brows 1 = raised; see headshot.motion.rig).
-_STILL_LIMITS = {"jaw": (0.0, 2.5), "close": (0.0, 1.0), "smile": (-1.5, 1.5), "blink": (-0.6, 1.0),
-                 "brows": (-1.5, 1.5)}
-
-# Vertical pairs (upper, lower) of the inner lips whose gap measures mouth opening.
-_LIP_GAP_PAIRS = ((82, 87), (13, 14), (312, 317))
 # Facing vertex pairs (upper, lower) of the inner lips and of the eyelids: a relative expression offset
 # must not push the lower one above the upper one (lips or lids crossing).
 _FACING_PAIRS = np.array([
@@ -151,42 +135,6 @@ class RetargetOptions:
         self.regions = tuple(self.regions)
 
 
-def _axis_angle(rotation: np.ndarray) -> np.ndarray:
-    """Rotation vector (axis * angle in radians) of a rotation matrix.
-
-    The angle is :func:`~headshot.motion.pose.rotation_angle`'s ``atan2`` form, precise at every angle
-    (``acos`` of the trace rounds turns under ~1e-8 rad to 0 and loses half the digits near 0).
-    """
-    r = np.asarray(rotation, dtype=np.float64)
-    skew = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])  # 2 sin(angle) * axis
-    angle = math.radians(rotation_angle(r))
-    if angle < 1e-6:  # sin(angle) ~ angle: the skew part is the vector (error ~angle^3)
-        return skew / 2.0
-    if math.pi - angle < 1e-6:  # near 180 degrees: R + I = 2 k k^T, any non-zero column gives the axis
-        columns = r + np.eye(3)
-        axis = columns[:, int(np.argmax(np.linalg.norm(columns, axis=0)))]
-        axis = axis / np.linalg.norm(axis)
-        return (-axis if axis @ skew < 0 else axis) * angle  # the sign the skew part still tells
-    return skew / (2.0 * math.sin(angle)) * angle
-
-
-def _rotation_from_vector(vector: np.ndarray) -> np.ndarray:
-    """Rotation matrix of a rotation vector (Rodrigues)."""
-    angle = float(np.linalg.norm(vector))
-    if angle < 1e-12:
-        return np.eye(3)
-    k = vector / angle
-    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + math.sin(angle) * cross + (1.0 - math.cos(angle)) * cross @ cross
-
-
-def scale_rotation(rotation: np.ndarray, factor: float) -> np.ndarray:
-    """The rotation about the same axis by ``factor`` times the angle."""
-    if factor == 1.0:
-        return rotation
-    return _rotation_from_vector(_axis_angle(rotation) * factor)
-
-
 def _checked(landmarks: np.ndarray, what: str) -> np.ndarray:
     landmarks = np.asarray(landmarks, dtype=np.float64)
     if landmarks.shape != (_N_LANDMARKS, 3):
@@ -228,15 +176,9 @@ class Retargeter:
         self._expression_weight = weight[:, None]
         self.reference_pose: HeadPose | None = None
         self.reference_canonical: np.ndarray | None = None
+        self._still_expression: StillExpression | None = None
         if self.options.still:
-            from .rig import FaceRig
-
-            self._source_rig = FaceRig(self.source_landmarks)
-            self._source_at_rest = expression_at_rest(self.source_canonical)
-            self._source_features = expression_features(self.source_canonical)
-            # How one unit of each rig coefficient changes the features, on the source's own face.
-            self._source_gains = {name: expression_features(self._source_rig.deform(**{name: 1.0}))
-                                  - self._source_features for name in ("smile", "brows")}
+            self._still_expression = StillExpression(self.source_landmarks, self.source_canonical)
 
     def set_reference(self, driver_landmarks: np.ndarray) -> None:
         """Fix the driver frame whose pose and expression map to the source's own (driver pixels)."""
@@ -299,98 +241,13 @@ class Retargeter:
                 driver_canonical - self.source_canonical)
             canonical = uncross(canonical)
         else:
-            coefficients = self._still_expression(driver_canonical)
+            still = self._still_expression
+            coefficients = still.coefficients(driver_canonical, options.regions, options.expression_scale)
             canonical = self.source_canonical  # nothing to change (a photo driving itself): lips as detected
             if coefficients:
-                canonical = uncross(self._source_rig.deform(**coefficients))
+                canonical = uncross(still.rig.deform(**coefficients))
         offset = target_pose.apply(canonical) - source.apply(self.source_canonical)
         return (self.source_landmarks + offset).astype(np.float32)
-
-    def _still_expression(self, driver_canonical: np.ndarray) -> dict[str, float]:
-        """Rig coefficients (only the non-zero ones) that give the source a still driver's expression:
-        each feature of :func:`expression_at_rest` moves by the driver's value less the source's own."""
-        options = self.options
-        enabled = np.array([region in options.regions for region in _FEATURE_REGIONS], dtype=np.float64)
-        change = options.expression_scale * enabled * (
-            expression_at_rest(driver_canonical) - self._source_at_rest)
-        gap, lift, eyes, brows = range(len(EXPRESSION_FEATURES))
-        gains, features = self._source_gains, self._source_features
-
-        def limited(name: str, value: float) -> float:
-            return float(np.clip(value, *_STILL_LIMITS[name]))
-
-        coefficients = {"smile": limited("smile", change[lift] / gains["smile"][lift]),
-                        "blink": limited("blink", -change[eyes] / max(features[eyes], 1e-6)),  # gap * (1 - c)
-                        "brows": limited("brows", change[brows] / gains["brows"][brows])}
-        coefficients = {name: value for name, value in coefficients.items() if value}
-        if change[gap] > 0:  # open: the jaw drops
-            coefficients["jaw"] = self._jaw_for_gap(features[gap] + change[gap], coefficients)
-        elif change[gap] < 0:  # shut: the lips close the gap (a smile's parted lips have no jaw to raise)
-            coefficients["close"] = limited("close", -change[gap] / max(features[gap], 1e-6))
-        return coefficients
-
-    def _jaw_for_gap(self, gap: float, coefficients: dict[str, float]) -> float:
-        """The rig's ``jaw`` at which the source's lip gap (:func:`mouth_openness` of its canonical face)
-        is ``gap``, the other ``coefficients`` applied too; bisection, at most the ``jaw`` limit."""
-        def opening(jaw: float) -> float:
-            return mouth_openness(self._source_rig.deform(**coefficients, jaw=jaw))
-
-        low, high = _STILL_LIMITS["jaw"]
-        if opening(high) <= gap:
-            return high
-        for _ in range(20):  # the gap grows monotonically with the jaw angle
-            middle = 0.5 * (low + high)
-            low, high = (middle, high) if opening(middle) < gap else (low, middle)
-        return 0.5 * (low + high)
-
-
-def still_turn(source_rotation: np.ndarray, driver_rotation: np.ndarray,
-               pose_scale: float = 1.0) -> np.ndarray:
-    """Head turn ``(3, 3)`` a still driver asks of the source: the rotation from the source's head pose to
-    the driver's (``(3, 3)`` each, see :class:`~headshot.motion.pose.HeadPose`), less a dead zone of
-    :data:`STILL_TURN_DEAD_ZONE` degrees, times ``pose_scale``, at most :data:`STILL_MAX_TURN` degrees,
-    about the same axis. Apply it on the left of the source's rotation.
-    """
-    vector = _axis_angle(driver_rotation @ source_rotation.T)
-    angle = math.degrees(float(np.linalg.norm(vector)))
-    kept = min(max(angle - STILL_TURN_DEAD_ZONE, 0.0) * pose_scale, STILL_MAX_TURN)
-    if kept <= 0.0:
-        return np.eye(3)
-    return _rotation_from_vector(vector * (kept / angle))
-
-
-def expression_features(canonical: np.ndarray) -> np.ndarray:
-    """Expression measures ``(4,)`` of a canonical face ``(478, 3)``, named by :data:`EXPRESSION_FEATURES`.
-
-    ``lip_gap`` is :func:`mouth_openness` (0 closed, ~0.45 screaming) and ``eye_opening``
-    :func:`eye_openness`; ``smile_lift`` (how far the mouth corners sit above the lips' midline) and
-    ``brow_height`` (the brows above the eye corners) are heights over the inter-ocular distance (outer
-    eye corners, in the image plane).
-    """
-    canonical = np.asarray(canonical, dtype=np.float64)
-    y = canonical[:, 1]
-    corners = (topology.RIGHT_EYE_CORNERS[0], topology.LEFT_EYE_CORNERS[1])
-    interocular = np.linalg.norm(canonical[corners[0], :2] - canonical[corners[1], :2])
-    midline = (y[topology.UPPER_LIP_INNER] + y[topology.LOWER_LIP_INNER]) / 2.0
-    smile_lift = midline - y[list(topology.MOUTH_CORNERS)].mean()
-    eye_corners = list(topology.RIGHT_EYE_CORNERS + topology.LEFT_EYE_CORNERS)
-    brow_height = y[eye_corners].mean() - y[_brows()].mean()
-    return np.array([mouth_openness(canonical), smile_lift / interocular, eye_openness(canonical),
-                     brow_height / interocular])
-
-
-@functools.lru_cache(maxsize=1)
-def _brows() -> np.ndarray:
-    return topology.region_indices("brows")
-
-
-def expression_at_rest(canonical: np.ndarray) -> np.ndarray:
-    """How far a canonical face ``(478, 3)`` is from a face at rest: its :func:`expression_features`
-    less their rest values, shrunk towards 0 by the spread between people at rest (deviations within it
-    are taken for identity and give 0). Same units as :func:`expression_features`."""
-    excess = expression_features(canonical) - _REST
-    return np.sign(excess) * np.maximum(np.abs(excess) - _REST_SPREAD, 0.0)
-
 
 def uncross(canonical: np.ndarray) -> np.ndarray:
     """Canonical face with crossed lips / eyelids (lower point above the upper one) closed at their middle."""
@@ -403,41 +260,6 @@ def uncross(canonical: np.ndarray) -> np.ndarray:
     canonical[upper[crossed], 1] = middle
     canonical[lower[crossed], 1] = middle
     return canonical
-
-
-def face_size(landmarks: np.ndarray) -> np.ndarray:
-    """Inter-ocular distance (outer eye corners, 3-D, pixels) of ``(..., 478, 3)`` landmarks: ``(...)``."""
-    landmarks = np.asarray(landmarks, dtype=np.float64)
-    right, left = topology.RIGHT_EYE_CORNERS[0], topology.LEFT_EYE_CORNERS[1]
-    return np.linalg.norm(landmarks[..., right, :] - landmarks[..., left, :], axis=-1)
-
-
-def mouth_openness(landmarks: np.ndarray) -> np.ndarray | float:
-    """Gap between the inner lips (mean of three vertical pairs) over the inter-ocular distance.
-
-    ``landmarks``: ``(478, 3)`` or ``(..., 478, 3)`` pixels. About 0 closed, 0.3-0.5 wide open.
-    """
-    landmarks = np.asarray(landmarks, dtype=np.float64)
-    gap = np.mean([np.linalg.norm(landmarks[..., a, :] - landmarks[..., b, :], axis=-1)
-                   for a, b in _LIP_GAP_PAIRS], axis=0)
-    value = gap / face_size(landmarks)
-    return float(value) if np.ndim(value) == 0 else value
-
-
-def eye_openness(landmarks: np.ndarray) -> np.ndarray | float:
-    """Mean over both eyes of eyelid gap / eye width (corner to corner); ``(478, 3)`` or ``(..., 478, 3)``.
-
-    About 0.25-0.35 for open eyes, under 0.1 when closed.
-    """
-    landmarks = np.asarray(landmarks, dtype=np.float64)
-    values = []
-    for (upper, lower), (inner, outer) in ((topology.RIGHT_EYE_LIDS, topology.RIGHT_EYE_CORNERS),
-                                           (topology.LEFT_EYE_LIDS, topology.LEFT_EYE_CORNERS)):
-        gap = np.linalg.norm(landmarks[..., upper, :] - landmarks[..., lower, :], axis=-1)
-        width = np.linalg.norm(landmarks[..., inner, :] - landmarks[..., outer, :], axis=-1)
-        values.append(gap / width)
-    value = np.mean(values, axis=0)
-    return float(value) if np.ndim(value) == 0 else value
 
 
 def best_reference(source_landmarks: np.ndarray, driver_landmarks_seq: Iterable[np.ndarray | None]) -> int:

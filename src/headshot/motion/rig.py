@@ -23,7 +23,7 @@ import numpy as np
 
 from ..face import topology
 from .pose import HeadPose, canonical_face_model, decompose, rotation_matrix
-from .retarget import mouth_openness
+from .measures import mouth_openness
 
 # Geometry in canonical units (RMS radius of the RIGID points, ~6.5 cm; x right, y down, z away from
 # the camera). The jaw hinge (temporomandibular joint) sits below the eyes' level, well behind the face.
@@ -296,7 +296,7 @@ class FaceRig:
 
     def opening(self, **coefficients: float) -> float:
         """Mouth openness (inner-lip gap / inter-ocular distance, as
-        :func:`headshot.motion.retarget.mouth_openness`) of the face deformed by ``coefficients``."""
+        :func:`headshot.motion.measures.mouth_openness`) of the face deformed by ``coefficients``."""
         return float(mouth_openness(self.deform(**coefficients)))
 
     def jaw_for_opening(self, opening: float, max_jaw: float = 2.5) -> float:
