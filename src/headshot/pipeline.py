@@ -153,9 +153,9 @@ class Animation:
         ``auto`` (the default) is ``first`` for drivers that start at rest (presets, speech: their first
         frame is the source's own face by construction), and ``best`` otherwise: a talking driver's first
         frame often has the mouth open, which relative transfer would then read as "closed" for the whole
-        video. For videos the
-        candidates are every 3rd frame of the first 20 s; tracking them takes every frame of those 20 s,
-        whose landmarks the driver keeps for the main pass (each frame is landmarked once).
+        video. For videos (drivers with pixels) the candidates are every 3rd frame of the first 20 s;
+        tracking them takes every frame of those 20 s, whose landmarks the driver keeps for the main pass
+        (each frame is landmarked once). Drivers without pixels (``.motion`` templates) offer every frame.
         """
         reference = str(self.options.reference)
         if self.driver.still:
@@ -249,8 +249,9 @@ class Animation:
     def frames(self) -> Iterator[np.ndarray]:
         """Output frames, RGB uint8 HWC, one per (resampled) driver frame; marks applied if enabled.
 
-        Where the driver's face is lost, the last motion is held; when it returns, the motion eases back
-        over two frames. Raises :class:`NoFaceError` at the end if the driver never showed a face.
+        Where the driver's face is lost, the last motion is held; when it returns, the first frame is
+        halfway between the held motion and the new one (one frame of easing). Raises
+        :class:`NoFaceError` at the end if the driver never showed a face.
         """
         from .face.smoothing import OneEuroFilter, smoothing_params
 

@@ -50,7 +50,7 @@ class LipsyncOptions:
     Attributes:
         data: data folder (``videos/``, or a folder of videos); clips without audio are left out.
         out: run folder.
-        engine: the renderer (``render.registry`` name).
+        engine: the renderer (a :mod:`headshot.engines` name).
         methods: method names of :data:`~headshot.eval.lipsync_methods.METHODS` (None: all that can run).
         max_videos: only the first N clips with audio (sorted by path).
         size: crop side of the rendered output (crop only).

@@ -1,7 +1,7 @@
 """Evaluation protocols: self-reenactment, few-shot self-reenactment and cross-identity reenactment.
 
 Each protocol runs every *engine row* on every manifest item (a clip, or a portrait + driver clip) and
-returns per-frame numbers; ``report.py`` pools them. The three share one skeleton (:func:`measure`): each
+returns per-frame numbers; ``pooling.py`` pools them. The three share one skeleton (:func:`measure`): each
 builds a :class:`Scene` (source crop, targets, what outputs are compared with), then every row renders, is
 scored (``scoring.py``) and recorded. The rows (``rows.py``) and the detectors and networks (``toolkit.py``)
 are set up once per run. A small internal runner does what the animate pipeline does, with
