@@ -230,6 +230,32 @@ def test_mouth_only_on_a_driven_head(source, phones):
     assert not speech_mouth.offsets(len(nod) + 5).any()  # past the speech the mouth rests
 
 
+def test_open_mouth_source_closes_with_the_jaw(source, phones):
+    """The astronaut's mouth is open at rest (gap ~0.11 of the inter-ocular distance): on p, b, m the
+    inner lips meet AND the chin comes up with them (the jaw rises; not the lower lip stretched alone).
+    A mouth shut at rest needs no jaw to close: its curves are those of the plain gesture."""
+    from headshot.motion.rig import FaceRig
+    from headshot.speech.motion import speech_curves
+
+    iod = face_size(source)
+    assert mouth_openness(source) == pytest.approx(0.111, abs=0.01)
+    rig = FaceRig(source)
+    assert -1.5 < rig.jaw_to_close() < -0.1 and rig.opening(jaw=rig.jaw_to_close()) < 0.025
+    motion = speech_motion(phones, source, (512, 512), FPS, head=False, eyes=False)
+    for phone in phones:
+        if phone.symbol in "bmp":
+            frame = motion.landmarks[middle_frame(phone)]
+            assert mouth_openness(frame) < 0.005, phone
+            assert (source[152, 1] - frame[152, 1]) / iod > 0.025, phone  # the chin is raised
+
+    shut = FaceRig(source).posed(FaceRig(source).deform(close=1.0))
+    assert mouth_openness(shut) < 0.02 and FaceRig(shut).jaw_to_close() == 0.0
+    curves = speech_curves(phones, shut, FPS, head=False, eyes=False)
+    plain = mouth_curves(phones, FPS, frames=curves.frames).jaw * FaceRig(shut).jaw_for_opening(0.30)
+    plain[0] = 0.0
+    np.testing.assert_array_equal(curves.jaw, plain)
+
+
 def test_template_round_trip(motion, tmp_path):
     path = motion.save(tmp_path / "speech.motion")
     loaded = MotionTemplate.load(path)

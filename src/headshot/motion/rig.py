@@ -37,6 +37,9 @@ TUCK_BELOW, TUCK_BEHIND = 0.03, 0.06
 # Share of a lip closure done by the upper lip (the lower lip and jaw do most of it: Gracco & Abbs,
 # "Variant and invariant characteristics of speech movements", Exp. Brain Res. 1986).
 CLOSE_UPPER_SHARE = 0.3
+# A source whose mouth is open at rest closes with the jaw raised until the inner lips are this far apart
+# (inter-ocular units; a relaxed shut mouth lands near 0.01-0.02), the lips doing the rest.
+JAW_CLOSED_GAP = 0.02
 
 # Lip loops split into corners / upper half / lower half (topology's loops start at a corner).
 UPPER_LIP = np.concatenate([topology.OUTER_LIPS[1:10], topology.INNER_LIPS[1:10]])
@@ -311,6 +314,28 @@ class FaceRig:
         for _ in range(30):  # bisection: the opening grows monotonically with the jaw angle
             middle = 0.5 * (low + high)
             low, high = (middle, high) if self.opening(jaw=middle) < wanted else (low, middle)
+        return 0.5 * (low + high)
+
+    def jaw_to_close(self, opening: float = JAW_CLOSED_GAP, min_jaw: float = -3.0) -> float:
+        """The ``jaw`` coefficient (0 or negative: the jaw raised) that brings a source whose mouth is open
+        at rest to an inner-lip gap of ``opening`` (inter-ocular units), or as near as the jaw gets; 0 for
+        a source whose mouth is at most that open already (a shut mouth needs no jaw to close).
+
+        Raising the jaw carries the lower lip, the chin and the skin between up with it, so that a lip
+        closure on a mouth open in the photo looks like a mouth closing, not a lower lip stretched up."""
+        if self.opening() <= opening:
+            return 0.0
+        low, high = float(min_jaw), 0.0
+        for _ in range(40):  # ternary search: the gap shrinks as the jaw rises until the lips cross
+            a, b = low + (high - low) / 3.0, high - (high - low) / 3.0
+            low, high = (low, b) if self.opening(jaw=a) < self.opening(jaw=b) else (a, high)
+        lowest = 0.5 * (low + high)
+        if self.opening(jaw=lowest) >= opening:
+            return lowest
+        low, high = lowest, 0.0
+        for _ in range(30):  # bisection on the side before the lips cross: the gap grows with the jaw
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if self.opening(jaw=middle) < opening else (low, middle)
         return 0.5 * (low + high)
 
 

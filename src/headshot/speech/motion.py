@@ -231,13 +231,22 @@ def _eye_curves(curves: RigCurves, rng: np.random.Generator, times: np.ndarray, 
     curves.brows = np.minimum(curves.brows, 1.0)
 
 
-def _mouth_into(curves: RigCurves, mouth: MouthCurves, jaw_gain: float, expression_scale: float) -> None:
-    curves.jaw = mouth.jaw * jaw_gain * expression_scale
+def _mouth_into(curves: RigCurves, mouth: MouthCurves, rig: FaceRig, mouth_range: float,
+                expression_scale: float) -> None:
+    """The mouth channels of ``curves`` from ``mouth`` on ``rig``'s face.
+
+    On a source whose mouth is open at rest the lips cannot close by themselves: a closure (p b m) also
+    raises the jaw by :meth:`FaceRig.jaw_to_close` (0 on a shut mouth: such sources are unchanged), in
+    step with the gesture, so that the chin comes up with the lower lip."""
+    curves.jaw = mouth.jaw * rig.jaw_for_opening(mouth_range) * expression_scale
     curves.round = mouth.round * expression_scale
     curves.stretch = mouth.spread * expression_scale
     curves.upper_lip = mouth.upper_lip * expression_scale
     curves.close = mouth.close * min(1.0, expression_scale)
     curves.tuck = mouth.tuck * min(1.0, expression_scale)
+    closed_jaw = rig.jaw_to_close()
+    if closed_jaw:
+        curves.jaw = curves.jaw + closed_jaw * curves.close
 
 
 def speech_curves(speech: Speech | Sequence[Phone], source_landmarks: np.ndarray, fps: float = 25.0, *,
@@ -263,7 +272,7 @@ def speech_curves(speech: Speech | Sequence[Phone], source_landmarks: np.ndarray
 
     rig = FaceRig(source_landmarks)
     curves = RigCurves(frames)
-    _mouth_into(curves, mouth, rig.jaw_for_opening(mouth_range), expression_scale)
+    _mouth_into(curves, mouth, rig, mouth_range, expression_scale)
     rng_head, rng_eyes = (np.random.default_rng([seed, stream]) for stream in (1, 2))
     syllables = _syllables(phones, alphabet, fps, prosody)
     phrases: list[tuple[float, float]] = []
@@ -355,7 +364,7 @@ class SpeechMouth:
                  mouth_range: float = DEFAULT_MOUTH_RANGE, expression_scale: float = 1.0):
         self.rig = FaceRig(source_landmarks)
         self.curves = RigCurves(mouth.frames)
-        _mouth_into(self.curves, mouth, self.rig.jaw_for_opening(mouth_range), expression_scale)
+        _mouth_into(self.curves, mouth, self.rig, mouth_range, expression_scale)
         self._lips = region_weights()["lips"][:, None]
 
     def __len__(self) -> int:
