@@ -183,3 +183,28 @@ def test_lipsync_cli_refusals(dev_data, tmp_path):
     assert _cli(*base, "--protocol", "lipsync", "--lipsync-methods", "nope") == 1
     assert _cli("eval", "--data", dev_data, "--out", dev_data / "videos", "--protocol", "lipsync") == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_say_check_plays_speech_as_headshot_say(dev_data, tmp_path):
+    """The say check renders through the speech driver (no smoothing, no watermark) and counts closures on
+    image-mode landmarks (the headline) with the video-mode count beside it; a mouth-shut portrait closes
+    on at least 90 % of p/b/m; rows are cached; the report names both modes."""
+    pytest.importorskip("headshot.render.warp")
+    from headshot.eval.lipsync import LipsyncOptions
+    from headshot.eval.lipsync_report import _say_lines
+    from headshot.eval.lipsync_say import say_check
+
+    options = LipsyncOptions(data=dev_data, out=tmp_path / "run", say_sources=1, size=256)
+    (row,) = say_check(options)
+    assert row["driver"] == "speech" and row["source_gap"] < 0.05 and row["face_lost"] == 0.0
+    for key in ("output", "output_video", "template"):
+        assert row[key]["bilabials"] >= 15, key
+    assert row["template"]["fraction"] == 1.0
+    assert row["output"]["fraction"] >= 0.9
+    assert row["output"]["closed"] >= row["output_video"]["closed"]  # video mode lags short closures
+    stamps = sorted((p, p.stat().st_mtime_ns) for p in (tmp_path / "run" / "cache").rglob("*.json"))
+    (cached,) = say_check(options)
+    assert {k: v for k, v in cached.items() if k != "signature"} == row
+    assert sorted((p, p.stat().st_mtime_ns) for p in (tmp_path / "run" / "cache").rglob("*.json")) == stamps
+    text = "\n".join(_say_lines([row], "text"))
+    assert "image mode: the headline" in text and "video mode" in text and "Why image mode" in text

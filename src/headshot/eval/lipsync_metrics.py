@@ -145,16 +145,21 @@ def gaps_of(template_or_frames, fps: float | None = None) -> tuple[np.ndarray, f
     return landmark_gaps(template_or_frames, fps or 25.0), fps
 
 
-def landmark_gaps(frames, fps: float = 25.0, analyzer=None) -> np.ndarray:
-    """Lip gap of each RGB uint8 frame (MediaPipe VIDEO mode, one face), NaN where none is found."""
+def landmark_gaps(frames, fps: float = 25.0, analyzer=None, video: bool = True) -> np.ndarray:
+    """Lip gap of each RGB uint8 frame (MediaPipe, one face), NaN where none is found.
+
+    ``video``: VIDEO mode (tracking; its temporal filter reads a 2-3-frame lip closure as still partly
+    open) or IMAGE mode (each frame on its own: what a closure is, frame by frame). Ignored when an
+    ``analyzer`` is given."""
     from ..face.landmarker import FaceAnalyzer
 
     own = analyzer is None
-    analyzer = analyzer or FaceAnalyzer(video=True, max_faces=1)
+    analyzer = analyzer or FaceAnalyzer(video=video, max_faces=1)
     try:
         gaps = []
         for index, frame in enumerate(frames):
-            faces = analyzer.detect(frame, timestamp_ms=int(round(1000.0 * index / fps)))
+            stamp = int(round(1000.0 * index / fps)) if analyzer.video else None
+            faces = analyzer.detect(frame, timestamp_ms=stamp)
             gaps.append(lip_gap(faces[0].landmarks) if faces else math.nan)
     finally:
         if own:
