@@ -78,6 +78,18 @@ def test_crop_box_maps_landmarks_and_pixels_consistently(astronaut, astronaut_fa
                   - crop[int(round(cy)), int(round(cx))].astype(int)).max() < 40
 
 
+def test_eval_crop_is_the_inference_and_training_crop(astronaut_face):
+    """One framing everywhere: the eval box is face.crop's (animate) and prepare's (training) box."""
+    from headshot.face.crop import crop_box
+    from headshot.train.prepare import clip_crop_box
+
+    box = data.eval_crop_box(astronaut_face.landmarks)
+    animate = crop_box(astronaut_face.landmarks, snap=False)
+    training = clip_crop_box(astronaut_face.landmarks[None])
+    assert np.allclose([box.x0, box.y0, box.side], [animate.x0, animate.y0, animate.side], atol=1e-3)
+    assert np.allclose([box.x0, box.y0, box.side], [training.x0, training.y0, training.side], atol=1.0)
+
+
 def test_relative_targets(astronaut_face):
     source = astronaut_face.landmarks
     reference = source * 0.5 + np.array([10, 20, 0], np.float32)  # the driver: half size, elsewhere

@@ -23,17 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..face.crop import CropBox, crop_box, crop_resampled
+from ..face.crop import DEFAULT_SCALE, DEFAULT_SHIFT_UP, CropBox, crop_box, crop_resampled
 from ..io.video import count_frames
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 MANIFEST_VERSION = 1
-# The evaluation crop: 256x256, 1.8x the landmark box, centre 10% of the face up (animate frames 2.0x and 12%;
-# the evaluation keeps its own numbers until issue 14 unifies them, so that results stay comparable).
+# The evaluation crop: 256x256 with the framing of animate, training and fine-tuning (headshot.face.crop:
+# 2.0x the landmark box, centre 12% of the face up), so that a model is scored on the crops it was made for.
 EVAL_SIZE = 256
-EVAL_SCALE = 1.8
-EVAL_SHIFT_UP = 0.10
+EVAL_SCALE = DEFAULT_SCALE
+EVAL_SHIFT_UP = DEFAULT_SHIFT_UP
 
 
 @dataclass
@@ -46,7 +46,10 @@ class SelectionSettings:
         shots: few-shot sizes T; shots come from the first half of a clip, targets from the second.
         fewshot_videos: how many clips (at most one per identity, longest first) the few-shot protocol uses.
         cross_portraits: how many portraits (one per identity) the cross-identity protocol animates.
-        max_videos: only the first N clips (sorted by path) in self-reenactment; ``None`` for all.
+        max_videos: only the first N clips (sorted by path) in self-reenactment (and turned); ``None`` for all.
+        turned_frames: target frames per clip in the turned protocol (see :mod:`headshot.eval.turned`).
+        turned_min_yaw: a clip joins the turned protocol when its largest |yaw| reaches this (degrees).
+        turned_scan_stride: the turned protocol scans every K-th frame for yaw.
     """
 
     max_frames: int = 8
@@ -55,6 +58,9 @@ class SelectionSettings:
     fewshot_videos: int = 8
     cross_portraits: int = 12
     max_videos: int | None = None
+    turned_frames: int = 16
+    turned_min_yaw: float = 20.0
+    turned_scan_stride: int = 5
 
 
 @dataclass
@@ -106,7 +112,8 @@ def build_manifest(data_root: Path, settings: SelectionSettings, protocols: list
     manifest: dict = {"version": MANIFEST_VERSION, "settings": {
         "max_frames": settings.max_frames, "stride": settings.stride, "shots": list(settings.shots),
         "fewshot_videos": settings.fewshot_videos, "cross_portraits": settings.cross_portraits,
-        "max_videos": settings.max_videos}}
+        "max_videos": settings.max_videos, "turned_frames": settings.turned_frames,
+        "turned_min_yaw": settings.turned_min_yaw, "turned_scan_stride": settings.turned_scan_stride}}
     for video in videos:
         video.frame_count = count_frames(video.path)
     if "self" in protocols:
