@@ -45,6 +45,9 @@ _COMMAND_MODULES = (
     "headshot.eval.commands",
     "headshot.train.commands",
     "headshot.provenance.commands",
+    "headshot.cluster.commands",
+    "headshot.live.commands",
+    "headshot.app.commands",
 )
 
 

@@ -6,7 +6,8 @@ output frame, the driver's landmarks (or ``None`` where its face is lost) and, w
 driver frame itself; what it can do is declared as data on the :class:`Driver` protocol (see
 :mod:`headshot.drivers.base`). :func:`open_driver` opens whatever the user gave.
 
-Modules: ``base`` (the protocol), ``video``, ``still``, ``template`` (templates and presets), ``speech``.
+Modules: ``base`` (the protocol), ``video``, ``still``, ``template`` (templates and presets), ``speech``,
+``camera`` (a live feed, pushed one frame at a time).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import numpy as np
 
 from ..errors import InputError, OptionError
 from .base import Driver, DriverFrame, ensure_face_found
+from .camera import LiveFeed
 from .speech import SpeechDriver, SpeechMouthDriver, SpeechTrack, TextSpeech, recording_track
 from .still import ImageDriver
 from .template import TemplateDriver
 from .video import VideoDriver
 
-__all__ = ["Driver", "DriverFrame", "ImageDriver", "SpeechDriver", "SpeechMouthDriver", "SpeechTrack",
+__all__ = ["Driver", "DriverFrame", "ImageDriver", "LiveFeed", "SpeechDriver", "SpeechMouthDriver", "SpeechTrack",
            "TemplateDriver", "TextSpeech", "VideoDriver", "ensure_face_found", "open_driver"]
 
 SPEECH_FPS = 25.0  # speech drivers' frame rate unless the output asks for another
@@ -73,6 +75,8 @@ def open_driver(driver, *, motion: str | None = None, audio: str | os.PathLike |
         driver = driver.track()
     if isinstance(driver, SpeechTrack):
         return SpeechDriver.from_track(driver, source_landmarks, frame_size, fps or SPEECH_FPS, max_frames)
+    if isinstance(driver, Driver):  # a ready driver, e.g. a LiveFeed from a camera
+        return driver
     if driver is None:
         if motion is None:
             raise InputError("no driver given: pass a video, an image, a .motion file, --motion PRESET or --audio")
