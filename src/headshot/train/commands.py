@@ -24,12 +24,15 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, help="Parallel processes (each runs its own face landmarker)."),
         every: int = typer.Option(1, help="Keep every K-th frame."),
         max_frames: Optional[int] = typer.Option(None, help="Keep at most N frames per clip."),
+        cluster: Optional[str] = typer.Option(None, "--cluster", help="Spread the clips over a Ray cluster: auto, "
+                                              "local or an address (head:6379); folders on a path every node "
+                                              "sees; needs pip install 'headshot[cluster]'. Ignores --workers."),
     ) -> None:
         """Detect, crop and store the faces of a folder of talking-head videos as a training set."""
         from .prepare import prepare_dataset
 
         index = prepare_dataset(videos_dir, dataset_dir, size=size, workers=workers, every=every,
-                                max_frames=max_frames)
+                                max_frames=max_frames, cluster=cluster)
         frames = sum(record["frames"] for record in index["videos"])
         typer.echo(f"{len(index['videos'])} clips, {frames} frames in {dataset_dir} "
                    f"({len(index['failures'])} failed, listed in index.json)")

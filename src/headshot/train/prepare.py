@@ -18,6 +18,8 @@ Layout of a prepared dataset (``DATASET_DIR``)::
 
 Shards are written with ``allow_pickle=False`` readers in mind (no object arrays) and appear atomically
 (temp file + ``os.replace``), so an existing shard is a finished clip: re-running the command resumes.
+A shard's bytes depend only on the clip and the settings (fixed zip timestamps), so a shard made by a
+local worker and one made on a Ray cluster (``--cluster``) are the same file.
 
 Video layouts: VoxCeleb2 (``id/video/clip.mp4``: identity ``id``, video ``id/video``) and flat folders
 (``<identity>__<anything>.mp4``: identity is the prefix before ``__``, video is the file stem).
@@ -26,8 +28,8 @@ Video layouts: VoxCeleb2 (``id/video/clip.mp4``: identity ``id``, video ``id/vid
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ import numpy as np
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
+from ..cluster.executor import open_backend
 from ..errors import InputError
 from ..face.crop import DEFAULT_SCALE, DEFAULT_SHIFT_UP, CropBox
 from ..io.atomic import atomic_output
@@ -182,13 +185,26 @@ def prepare_clip(source: ClipSource, dataset_dir: Path, analyzer, size: int = 25
     }
     shard_path = Path(dataset_dir) / source.shard_name
     shard_path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(shard_path) as temp_path, open(temp_path, "wb") as file:
-        np.savez(file, jpeg=np.concatenate(encoded), offsets=offsets,
-                 landmarks=box.to_crop(landmarks_array, size),
-                 frame_index=np.asarray(indices, np.int32),
-                 crop_box=np.array([box.x0, box.y0, box.side], np.float32),
-                 meta=np.array(json.dumps(record)))
+    with atomic_output(shard_path) as temp_path:
+        write_npz(temp_path, jpeg=np.concatenate(encoded), offsets=offsets,
+                  landmarks=box.to_crop(landmarks_array, size),
+                  frame_index=np.asarray(indices, np.int32),
+                  crop_box=np.array([box.x0, box.y0, box.side], np.float32),
+                  meta=np.array(json.dumps(record)))
     return record
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """``np.savez`` with fixed member timestamps: the same arrays always give the same bytes.
+
+    (``np.savez`` stamps each member with the current time, so two runs over one clip would differ.)
+    Readable by ``np.load(path, allow_pickle=False)``.
+    """
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(member, "w", force_zip64=True) as stream:
+                np.lib.format.write_array(stream, np.asanyarray(array), allow_pickle=False)
 
 
 def read_shard_record(shard_path: Path) -> dict:
@@ -250,7 +266,7 @@ def _finished_clips(clips: list[ClipSource], dataset_dir: Path, size: int) -> tu
 
 
 def prepare_dataset(videos_dir: Path, dataset_dir: Path, size: int = 256, workers: int = 1, every: int = 1,
-                    max_frames: int | None = None, progress: bool = True) -> dict:
+                    max_frames: int | None = None, progress: bool = True, cluster: str | None = None) -> dict:
     """Prepare every clip under ``videos_dir`` into ``dataset_dir`` (see the module docstring).
 
     Args:
@@ -259,6 +275,9 @@ def prepare_dataset(videos_dir: Path, dataset_dir: Path, size: int = 256, worker
         every: keep every ``every``-th frame.
         max_frames: keep at most this many frames per clip (after ``every``).
         progress: show a rich progress bar.
+        cluster: ``None`` (this machine, ``workers`` processes), or a Ray cluster: ``auto``, ``local`` or an
+            address (:mod:`headshot.cluster.executor`); the clips are then spread over the cluster's CPUs, and
+            ``videos_dir`` and ``dataset_dir`` must be on a path every node sees.
 
     Returns the index (as written to ``index.json``). Clips whose shard already exists (with the same
     crop size) are skipped, so an interrupted run resumes; clips that fail are listed under
@@ -291,14 +310,14 @@ def prepare_dataset(videos_dir: Path, dataset_dir: Path, size: int = 256, worker
                 failures.append({"clip": clip, "error": error})
             bar.update(task, advance=1, frames=sum(r["frames"] for r in records), failed=len(failures))
 
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                collect(_worker_run(job))
-        else:
-            context = multiprocessing.get_context("spawn")  # MediaPipe graphs do not survive fork
-            with context.Pool(min(workers, len(jobs))) as pool:
-                for result in pool.imap_unordered(_worker_run, jobs):
-                    collect(result)
+        backend = open_backend(cluster, max(1, min(workers, len(jobs)))) if jobs else None
+        try:
+            for outcome in backend.map(_worker_run, jobs) if backend else ():
+                # a worker that died on every attempt: the clip fails, the run goes on
+                collect(outcome.value if outcome.ok else (jobs[outcome.index][0].clip, None, outcome.error))
+        finally:
+            if backend is not None:
+                backend.close()
     sources = {source.clip: source for source in clips}
     for failure in failures:
         failure["source"] = str(sources[failure["clip"]].path)
