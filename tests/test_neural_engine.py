@@ -206,3 +206,31 @@ def _mirror(landmarks: np.ndarray, width: int) -> np.ndarray:
     mirrored = landmarks.copy()
     mirrored[:, 0] = width - 1 - mirrored[:, 0]
     return mirrored
+
+
+def test_warp_guided_blend_is_at_the_crop_resolution(source, tmp_path):
+    """The blend with the warp is made at the crop's size: with the mask at 1 the output IS the warp's
+    full-resolution image (not the warp shrunk to 128 px and blown up again)."""
+    from headshot.render.warp import WarpEngine
+
+    crop, landmarks = source
+    crop = np.ascontiguousarray(crop[:200])
+    base, _ = load_config(CONFIGS / "tiny.yaml")
+    cfg = ModelConfig(**{**base.__dict__, "generator_input": "warp-guided", "skip_connections": True})
+    generator = Generator(cfg)
+    with torch.no_grad():
+        generator.out_conv.bias[3] = 40.0  # mask = 1: take the guide everywhere
+    path = save_model(tmp_path / "wg.safetensors", {"generator": generator, "embedder": Embedder(cfg)}, cfg)
+    engine = NeuralEngine(path, backend="torch")
+    engine.prepare(crop, landmarks)
+    moved = landmarks.copy()
+    moved[:, 1] += 3
+    warp = WarpEngine()
+    warp.prepare(crop, landmarks)
+    expected = warp.render(moved)
+    frame = engine.render(moved)
+    assert np.abs(frame.astype(int) - expected).max() <= 1
+    # the ONNX runtime blends the same way
+    onnx = NeuralEngine(path, backend="onnx")
+    onnx.prepare(crop, landmarks)
+    assert np.abs(onnx.render(moved).astype(int) - expected).max() <= 1

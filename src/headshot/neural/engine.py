@@ -3,7 +3,9 @@
 ``prepare(source_crop, source_landmarks)`` computes the identity embedding e_hat with the embedder (more
 shots through :meth:`NeuralEngine.prepare_shots`) and caches the generator's AdaIN parameters
 ``psi = P e_hat``; ``render(target_landmarks, ...)`` draws the landmark sketch at the model's resolution,
-runs G and resizes the result back to the crop's size. A fine-tuned person file (``headshot finetune``)
+runs G and resizes the result back to the crop's size (warp-guided models: G's image and blend mask are
+up-sampled and blended with the warp engine's full-resolution rendering, so the output is as sharp as the
+warp it refines). A fine-tuned person file (``headshot finetune``)
 carries its own psi (and usually a fine-tuned G): then the embedder is not needed. The engine never
 trains: in-memory fine-tuning (``headshot.train.finetune.finetune_engine``) hands it the tuned G and psi
 through :meth:`NeuralEngine.set_person`.
@@ -25,7 +27,7 @@ from ..render.base import EngineInfo
 from .checkpoint import ModelFile, default_model_path, load_model
 from .config import ModelConfig
 from .embedder import Embedder
-from .generator import Generator
+from .generator import Generator, composite
 from .layers import bake_spectral_norm
 from .sketch import draw_sketch, to_tensor
 
@@ -63,7 +65,7 @@ class NeuralEngine:
 
     # uses_driver_pixels: warp-guided models (the default) pass the driver frame on to their warp guide.
     info = EngineInfo(name="neural", description="few-shot generator of Zakharov et al. 2019 (model file, torch)",
-                      uses_driver_pixels=True, needs_model=True, finetunes=True)
+                      uses_driver_pixels=True, needs_model=True, finetunes=True, takes_shots=True)
 
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
                  person_path: str | Path | None = None, use_ema: bool = True, backend: str = "auto",
@@ -228,14 +230,17 @@ class NeuralEngine:
         target_landmarks = _check_landmarks(target_landmarks, "target landmarks")
         size = self.config.image_size
         sketch = to_tensor(draw_sketch(target_landmarks, size, self.config.sketch, self._crop_size))
-        guide = None
-        if self._warp is not None:
-            warped = self._warp.render(target_landmarks, driver_frame, driver_landmarks)
-            guide = to_tensor(self._resize(warped, (size, size)))[None].to(self.device)
-        image = self.runner.forward_with_psi(sketch[None].to(self.device), self.psi, guide)[0]
-        image = image.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         height, width = self._crop_size
-        return self._resize(image, (height, width))
+        if self._warp is None:
+            image = self.runner.forward_with_psi(sketch[None].to(self.device), self.psi)[0]
+            return self._resize(_to_uint8(image), (height, width))
+        # Warp-guided: G sees the guide at its own resolution, but its correction and blend mask are
+        # up-sampled and blended with the full-resolution warp (the output keeps the warp's detail).
+        warped = self._warp.render(target_landmarks, driver_frame, driver_landmarks)
+        guide = to_tensor(self._resize(warped, (size, size)))[None].to(self.device)
+        parts = self.runner.forward_with_psi(sketch[None].to(self.device), self.psi, guide, parts=True)
+        full_guide = to_tensor(warped)[None].to(parts.device)
+        return _to_uint8(composite(parts.float(), full_guide)[0])
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -259,6 +264,11 @@ class NeuralEngine:
             return np.ascontiguousarray(image)
         shrinking = height < image.shape[0]
         return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` in [-1, 1] -> RGB uint8 ``(H, W, 3)`` on the CPU."""
+    return image.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
 def _base_model_path(person: ModelFile) -> Path:

@@ -83,9 +83,13 @@ class Generator(nn.Module):
         return self.forward_with_psi(sketch, self.adain_params(embedding), guide)
 
     def forward_with_psi(self, sketch: torch.Tensor, psi: torch.Tensor,
-                         guide: torch.Tensor | None = None) -> torch.Tensor:
+                         guide: torch.Tensor | None = None, parts: bool = False) -> torch.Tensor:
         """Like :meth:`forward` with the AdaIN parameters ``psi (B or 1, psi_dim)`` given directly
-        (fine-tuning: psi' are free parameters). A ``(1, psi_dim)`` psi is broadcast over the batch."""
+        (fine-tuning: psi' are free parameters). A ``(1, psi_dim)`` psi is broadcast over the batch.
+
+        ``parts=True`` (warp-guided models only): return ``(B, 4, H, W)``, G's own image in [-1, 1] and
+        the blend mask in [0, 1] before they are blended with the guide, so that a caller can blend them
+        with a guide of a higher resolution (:func:`composite`)."""
         if psi.shape[-1] != self.psi_dim:
             raise ValueError(f"psi has {psi.shape[-1]} values, generator expects {self.psi_dim}")
         if psi.shape[0] != sketch.shape[0]:
@@ -117,4 +121,17 @@ class Generator(nn.Module):
         if not self.cfg.warp_guided:
             return torch.tanh(h)
         rgb, mask = torch.tanh(h[:, :3]), torch.sigmoid(h[:, 3:])
-        return mask * guide + (1 - mask) * rgb
+        if parts:
+            return torch.cat([rgb, mask], dim=1)
+        return composite(torch.cat([rgb, mask], dim=1), guide)
+
+
+def composite(parts: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+    """``mask * guide + (1 - mask) * rgb`` for ``parts`` ``(B, 4, h, w)`` (G's image, then its blend mask:
+    :meth:`Generator.forward_with_psi` with ``parts=True``) and a guide ``(B, 3, H, W)``. When the guide is
+    larger (the warp engine's rendering at the crop's resolution), G's image and mask are up-sampled to
+    it (bilinear) and the guide keeps its full detail: the output is as sharp as the warp it refines."""
+    if parts.shape[-2:] != guide.shape[-2:]:
+        parts = F.interpolate(parts, size=guide.shape[-2:], mode="bilinear", align_corners=False)
+    rgb, mask = parts[:, :3], parts[:, 3:].clamp(0, 1)
+    return mask * guide + (1 - mask) * rgb

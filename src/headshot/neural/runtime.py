@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .generator import Generator
+from .generator import Generator, composite
 
 
 class _WithPsi(nn.Module):
@@ -23,12 +23,14 @@ class _WithPsi(nn.Module):
         self.generator = generator
 
     def forward(self, sketch: torch.Tensor, psi: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
-        return self.generator.forward_with_psi(sketch, psi, guide)
+        # Warp-guided: G's image and blend mask (the blend is done outside, at the guide's resolution).
+        return self.generator.forward_with_psi(sketch, psi, guide, parts=self.generator.cfg.warp_guided)
 
 
 def export_generator_onnx(generator: Generator) -> bytes:
     """ONNX bytes of ``generator.forward_with_psi`` for one image: inputs ``sketch (1, 3, S, S)``,
-    ``psi (1, psi_dim)`` and, for warp-guided models, ``guide (1, 3, S, S)``; output ``image``. Bake the
+    ``psi (1, psi_dim)`` and, for warp-guided models, ``guide (1, 3, S, S)``; output ``image`` (warp-guided:
+    ``(1, 4, S, S)``, G's image and blend mask, see ``Generator.forward_with_psi(parts=True)``). Bake the
     spectral norm first (:func:`headshot.neural.layers.bake_spectral_norm`) and call in eval mode."""
     size = generator.cfg.image_size
     sketch = torch.zeros(1, 3, size, size)
@@ -66,14 +68,17 @@ class OnnxGenerator:
         self.warp_guided = generator.cfg.warp_guided
 
     def forward_with_psi(self, sketch: torch.Tensor, psi: torch.Tensor,
-                         guide: torch.Tensor | None = None) -> torch.Tensor:
+                         guide: torch.Tensor | None = None, parts: bool = False) -> torch.Tensor:
         """Same contract as :meth:`Generator.forward_with_psi` for one image; returns a CPU tensor."""
         feeds = {"sketch": _numpy(sketch), "psi": _numpy(psi)}
         if self.warp_guided:
             if guide is None:
                 raise ValueError("a warp-guided generator needs the guide image")
             feeds["guide"] = _numpy(guide)
-        return torch.from_numpy(self.session.run(None, feeds)[0])
+        output = torch.from_numpy(self.session.run(None, feeds)[0])
+        if self.warp_guided and not parts:
+            output = composite(output, guide.detach().cpu().float())
+        return output
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
