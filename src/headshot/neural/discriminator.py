@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .embedder import EMBEDDING_INIT_RMS
 from .layers import DownTrunk
 
 
@@ -35,7 +36,8 @@ class Discriminator(nn.Module):
             cfg.discriminator_max_channels or cfg.max_channels, cfg.image_size, cfg.attention_resolution,
             cfg.embedding_dim, extra_block=True, spectral=cfg.spectral_norm,
         )
-        self.W = nn.Parameter(torch.randn(cfg.embedding_dim, num_videos) * 0.02)
+        # W's columns start at the embeddings' scale (see embedder.EMBEDDING_INIT_RMS).
+        self.W = nn.Parameter(torch.randn(cfg.embedding_dim, num_videos) * EMBEDDING_INIT_RMS)
         self.w0 = nn.Parameter(torch.zeros(cfg.embedding_dim))
         self.b = nn.Parameter(torch.zeros(()))
 
@@ -47,7 +49,7 @@ class Discriminator(nn.Module):
         """Append ``count`` new columns to W (e.g. a dataset grew); existing columns are kept.
 
         W becomes a new Parameter: build (or rebuild) D's optimiser and DDP wrapper afterwards."""
-        extra = torch.randn(self.W.shape[0], count, device=self.W.device, dtype=self.W.dtype) * 0.02
+        extra = torch.randn(self.W.shape[0], count, device=self.W.device, dtype=self.W.dtype) * EMBEDDING_INIT_RMS
         self.W = nn.Parameter(torch.cat([self.W.data, extra], dim=1))
 
     def features(self, image: torch.Tensor, sketch: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:

@@ -14,6 +14,13 @@ from .config import ModelConfig
 from .layers import DownTrunk
 
 
+# RMS of E's output at initialisation (spectral-norm layers, sum pooling over 4x4; measured on dev frames at
+# 128 px, ~0.3). G's projection P and D's W columns are initialised at this scale (generator.py,
+# discriminator.py): the embedding-match loss ||W_i - e_i|| then pulls two vectors of the same size
+# together instead of shrinking e towards W's tiny initial columns, which silenced the identity path.
+EMBEDDING_INIT_RMS = 0.3
+
+
 class Embedder(nn.Module):
     """E(x, y). Frames and sketches are float ``(B, K, 3, H, W)`` in [-1, 1], ``H = W = cfg.image_size``."""
 

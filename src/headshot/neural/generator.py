@@ -20,10 +20,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .embedder import EMBEDDING_INIT_RMS
 from .layers import (AdaptiveInstanceNorm, ResBlock, ResBlockDown, ResBlockUp, SelfAttention,
                      channel_schedule, conv3x3)
 
 MASK_BIAS_INIT = 2.0  # warp-guided: initial logit of the blend mask towards the guide
+# Initial scale of P: psi = P e starts with this RMS for an embedding of RMS EMBEDDING_INIT_RMS (E's output
+# at initialisation), so AdaIN's scales (1 + gamma) spread over about +-20 % and the person embedding
+# shapes G from the first step. (P ~ 0 left psi ~ 1e-3: AdaIN inert and e ignored.)
+PSI_INIT_RMS = 0.2
 
 
 class Generator(nn.Module):
@@ -63,9 +68,9 @@ class Generator(nn.Module):
         self.style_dims = [b.style_dim for b in self.middle] + [b.style_dim for b in self.up]
         self.style_dims.append(self.out_norm.style_dim)
         self.psi_dim = sum(self.style_dims)
-        # The projection matrix P (psi_dim x embedding_dim). Small init keeps the AdaIN scales near 1.
-        self.projection = nn.Parameter(torch.randn(self.psi_dim, cfg.embedding_dim) * 0.01
-                                       / cfg.embedding_dim**0.5)
+        # The projection matrix P (psi_dim x embedding_dim), scaled so that psi starts at PSI_INIT_RMS.
+        scale = PSI_INIT_RMS / (EMBEDDING_INIT_RMS * cfg.embedding_dim**0.5)
+        self.projection = nn.Parameter(torch.randn(self.psi_dim, cfg.embedding_dim) * scale)
 
     @property
     def P(self) -> torch.Tensor:
