@@ -131,4 +131,17 @@ def test_two_process_ddp_keeps_replicas_identical(dataset_dir, tmp_path):
     key = next(k for k in rank0 if k.startswith("G.") and k.endswith("original"))
     assert not torch.equal(fresh[key], rank0[key])
     with open(tmp_path / "run" / "log.txt") as handle:
-        assert "rank 0 of 2" in handle.read()
+        log = handle.read()
+    assert "rank 0 of 2" in log
+    assert "batch 2 (1/rank)" in log  # batch_size is the global batch: each of the 2 ranks takes half
+
+
+def test_dev_split_file_keeps_its_people_out_of_training(dataset_dir):
+    from headshot.train.dataset import EpisodeDataset
+    from headshot.train.split import DEV_SPLIT, load_split
+
+    heldout = load_split(DEV_SPLIT)
+    assert "aoc" in heldout and "andrew_ng" not in heldout
+    train = EpisodeDataset(dataset_dir, shots=2, split="train", heldout=heldout)
+    val = EpisodeDataset(dataset_dir, shots=2, split="val", heldout=heldout)
+    assert train.identities == ["andrew_ng"] and val.identities == ["aoc"]

@@ -158,7 +158,7 @@ class TrainConfig:
 
     # episodes and optimisers
     shots: int = 8                       # K frames per episode used to compute e (paper: K = 8)
-    batch_size: int = 8                  # episodes (videos) per step and process
+    batch_size: int = 8                  # episodes per step, GLOBAL: N DDP processes take batch_size / N each
     lr_generator: float = 5.0e-5         # Adam lr for E and G (paper)
     lr_discriminator: float = 2.0e-4     # Adam lr for D (paper)
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
@@ -185,7 +185,8 @@ class TrainConfig:
     checkpoint_minutes: float = 20       # also checkpoint after this much wall-clock time since the last one
     keep_checkpoints: int = 3            # newest checkpoints kept in the run folder
     # data
-    val_fraction: float = 0.1            # share of identities held out (samples and validation come from them)
+    split_file: str | None = None        # identity split (configs/splits/dev.yaml): its 'heldout' people are never trained on
+    val_fraction: float = 0.1            # without split_file: share of identities held out (samples come from them)
     augment: bool = True                 # colour / scale / shift jitter, one draw per episode
     workers: int = 1                     # DataLoader worker processes per rank (0: load in the training process)
     # hardware

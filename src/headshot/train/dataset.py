@@ -26,6 +26,7 @@ from ..errors import InputError
 from ..neural.sketch import draw_sketch
 from ..render.warp import WarpEngine
 from .prepare import INDEX_NAME
+from .split import split_records
 
 
 def load_index(dataset_dir: str | Path) -> dict:
@@ -106,7 +107,9 @@ class EpisodeDataset(torch.utils.data.Dataset):
         image_size: side of the returned images (frames are resized if the dataset was prepared at
             another size; landmarks follow). None: the dataset's size.
         split: ``train``, ``val`` or ``all`` (identity split, see :func:`split_by_identity`).
-        val_fraction, split_seed: the split.
+        val_fraction, split_seed: the split when ``heldout`` is None.
+        heldout: identities never trained on (a split file, :mod:`headshot.train.split`): ``val`` is theirs,
+            ``train`` everyone else's.
         sketch: sketch kind passed to ``draw_sketch`` (``68`` or ``478``).
         augment: colour and small scale/shift jitter, the same for all frames of an episode.
         seed: seed of the episode stream used by integer indexing.
@@ -129,7 +132,8 @@ class EpisodeDataset(torch.utils.data.Dataset):
     def __init__(self, dataset_dir: str | Path, shots: int = 8, image_size: int | None = None,
                  split: str = "train", val_fraction: float = 0.1, split_seed: int = 0, sketch: str = "68",
                  augment: bool = False, seed: int = 0, clips: list[str] | None = None,
-                 max_frames: int | None = None, warp_guided: bool = False, cache_bytes: int = 2 << 30):
+                 max_frames: int | None = None, warp_guided: bool = False, cache_bytes: int = 2 << 30,
+                 heldout: frozenset[str] | None = None):
         if split not in ("train", "val", "all"):
             raise ValueError(f"split must be train, val or all, got {split!r}")
         self.root = Path(dataset_dir)
@@ -141,7 +145,10 @@ class EpisodeDataset(torch.utils.data.Dataset):
             if not records:
                 raise InputError(f"none of the clips {sorted(wanted)} is in {self.root}")
         if split != "all":
-            train, val = split_by_identity(records, val_fraction, split_seed)
+            if heldout is not None:
+                train, val = split_records(records, heldout)
+            else:
+                train, val = split_by_identity(records, val_fraction, split_seed)
             records = train if split == "train" else val
         if not records:
             raise InputError(f"the {split} split of {self.root} is empty")

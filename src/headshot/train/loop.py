@@ -32,6 +32,7 @@ from . import checkpoints as ckpt
 from .dataset import EpisodeDataset, EpisodeSampler
 from .distributed import DistributedContext, all_reduce_mean, any_rank, barrier, setup, teardown
 from .samples import fixed_batch, plot_metrics, sample_grid, write_png
+from .split import load_split, resolve_split_path
 from .trainer import Trainer, export_model
 
 METRIC_COLUMNS = ("step", "elapsed_s", "images_per_s", "d_loss", "g_loss", "content", "l1", "adversarial",
@@ -197,6 +198,10 @@ class _Run:
         existing = ckpt.list_checkpoints(self.checkpoint_dir)
         if existing and not options.resume:
             raise HeadshotError(f"{self.run_dir} already has checkpoints: pass --resume or choose another --run")
+        if self.cfg.batch_size % context.world_size:
+            raise InputError(f"batch_size {self.cfg.batch_size} is the global batch (episodes per step over all "
+                             f"{context.world_size} processes): make it a multiple of {context.world_size}")
+        self.rank_batch = self.cfg.batch_size // context.world_size  # each rank's share of the global batch
         self.dataset = self._dataset("train", augment=self.cfg.augment)
         self.trainer = Trainer(self.model_cfg, self.cfg, self.dataset.num_videos, context)
         self.position = 0  # episodes of the global stream consumed so far (all ranks)
@@ -212,10 +217,14 @@ class _Run:
 
     def _dataset(self, split: str, augment: bool = False) -> EpisodeDataset:
         cfg, options = self.cfg, self.options
+        heldout = None
+        if cfg.split_file:
+            heldout = load_split(resolve_split_path(cfg.split_file, options.config))
         return EpisodeDataset(options.data, shots=cfg.shots, image_size=self.model_cfg.image_size, split=split,
                               val_fraction=cfg.val_fraction, split_seed=cfg.seed, sketch=self.model_cfg.sketch,
                               augment=augment, seed=cfg.seed, clips=options.clips,
-                              max_frames=options.max_frames, warp_guided=self.model_cfg.warp_guided)
+                              max_frames=options.max_frames, warp_guided=self.model_cfg.warp_guided,
+                              heldout=heldout)
 
     def _resume(self, path: Path) -> None:
         step, extra = ckpt.load_checkpoint(path, self.trainer.modules(), self.trainer.optimizers())
@@ -229,7 +238,7 @@ class _Run:
         sampler = EpisodeSampler(len(self.dataset), self.cfg.seed, self.context.rank, self.context.world_size,
                                  start=self.position)
         workers = self.cfg.workers
-        loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.cfg.batch_size, sampler=sampler,
+        loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.rank_batch, sampler=sampler,
                                              num_workers=workers, pin_memory=self.context.device.type == "cuda",
                                              prefetch_factor=4 if workers else None, persistent_workers=False)
         return iter(loader)
@@ -271,7 +280,7 @@ class _Run:
         self.log = RunLog(self.run_dir, self.context.is_main)
         self.log.line(f"start step {self.trainer.step}/{self.cfg.steps} rank 0 of {self.context.world_size} on "
                       f"{self.context.device}; {len(self.dataset)} clips, {self.dataset.num_videos} videos, "
-                      f"batch {self.cfg.batch_size}/rank")
+                      f"batch {self.cfg.batch_size} ({self.rank_batch}/rank)")
         stop_flag = _StopFlag()
         stop_flag.install()
         try:
@@ -291,7 +300,7 @@ class _Run:
         """The step loop; returns the step of the last checkpoint written."""
         trainer, cfg, context = self.trainer, self.cfg, self.context
         per_step = trainer.d_steps + 1
-        images_per_step = per_step * cfg.batch_size * context.world_size
+        images_per_step = per_step * cfg.batch_size  # the global batch
         deadline = self.started + self.options.max_minutes * 60 if self.options.max_minutes else None
         window = _Window()
         last_saved, last_saved_time = trainer.step, time.monotonic()
