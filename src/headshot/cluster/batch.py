@@ -2,7 +2,8 @@
 
 The ``--out`` folder holds the outputs and three files of the batch's own::
 
-    batch-manifest.jsonl   one line per finished job: key, output, bytes (append-only; read by reruns)
+    batch-manifest.jsonl   one line per finished job: key, output, bytes; or key and error for a job whose
+                           input is bad (append-only; read by reruns)
     batch-results.csv      every job of the last run: row, photo, output, status, seconds, worker, error
     batch-results.json     the same, with the run's totals and where it ran
 
@@ -16,7 +17,10 @@ Guarantees:
   (:mod:`headshot.cluster.executor`).
 - A rerun skips every job whose key (input contents, options, output name; :mod:`headshot.cluster.jobs`)
   is in the manifest and whose output is still there with the recorded size: rerunning a finished batch
-  does no work, rerunning a half-finished one does the rest. Failed jobs run again.
+  does no work, rerunning a half-finished one does the rest. A job that failed because of its input (no
+  face, a corrupt file: a :class:`HeadshotError`) fails the same way while its key is the same, so a rerun
+  reports it again without running it (``retry_failed`` runs it); any other failure (a worker that kept
+  dying, a full disk) runs again.
 - A bad row fails alone, with its one-line error in the results; the batch goes on.
 """
 
@@ -53,6 +57,7 @@ class BatchOptions:
     out: Path
     cluster: str | None = None
     workers: int | None = None
+    retry_failed: bool = False
     progress: bool = True
 
 
@@ -91,10 +96,17 @@ def read_manifest(out: Path) -> dict[str, dict]:
     return entries
 
 
-def _is_done(job: Job, manifest: dict[str, dict]) -> bool:
+def _earlier(job: Job, manifest: dict[str, dict], retry_failed: bool) -> dict | None:
+    """The result an earlier run left for ``job`` that still holds (``None``: the job must run)."""
     entry = manifest.get(job.key)
+    if entry is None:
+        return None
+    if entry.get("status") == "failed":
+        return None if retry_failed else _result(job, "failed", error=entry.get("error"))
     output = Path(job.output)
-    return entry is not None and output.is_file() and output.stat().st_size == entry.get("bytes")
+    if output.is_file() and output.stat().st_size == entry.get("bytes"):
+        return _result(job, "skipped")
+    return None
 
 
 def partial_files(out: Path) -> list[Path]:
@@ -155,9 +167,14 @@ def run_batch(options: BatchOptions) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     manifest = read_manifest(out)
-    results = [_result(job, "failed", error=job.error) for job in jobs if job.error]
-    todo = [job for job in jobs if not job.error and not _is_done(job, manifest)]
-    results += [_result(job, "skipped") for job in jobs if not job.error and _is_done(job, manifest)]
+    results, todo = [], []
+    for job in jobs:
+        earlier = _result(job, "failed", error=job.error) if job.error else _earlier(job, manifest,
+                                                                                    options.retry_failed)
+        if earlier is None:
+            todo.append(job)
+        else:
+            results.append(earlier)
     _remove_partial_files(out)
     backend = open_backend(options.cluster, options.workers) if todo else None
     failed = sum(1 for item in results if item["status"] == "failed")
@@ -165,6 +182,7 @@ def run_batch(options: BatchOptions) -> dict:
         with _progress(options.progress) as bar, open(out / MANIFEST_NAME, "a", encoding="utf-8") as log:
             task = bar.add_task("jobs", total=len(jobs), completed=len(results), failed=failed,
                                 skipped=len(results) - failed)
+            # one bar for the whole batch, wherever the jobs run: it moves as their results come back
             for outcome in backend.map(render_job, [job.to_payload() for job in todo]) if backend else ():
                 job = todo[outcome.index]
                 if outcome.ok:
@@ -176,6 +194,10 @@ def run_batch(options: BatchOptions) -> dict:
                 else:
                     failed += 1
                     results.append(_result(job, "failed", outcome.seconds, outcome.worker, outcome.error))
+                    if outcome.input_error:  # the same input fails the same way: remembered for reruns
+                        log.write(json.dumps({"key": job.key, "output": job.output_name, "row": job.row,
+                                              "status": "failed", "error": outcome.error}) + "\n")
+                        log.flush()
                 bar.update(task, advance=1, failed=failed)
     finally:
         if backend is not None:

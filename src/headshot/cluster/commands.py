@@ -23,13 +23,16 @@ def register(app: typer.Typer) -> None:
         cluster: Optional[str] = typer.Option(None, "--cluster", help=CLUSTER_HELP),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Local pool size (default: one "
                                                                              "process per core)."),
+        retry_failed: bool = typer.Option(False, "--retry-failed", help="Also rerun jobs that failed on their input "
+                                                                        "in an earlier run (they are skipped)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Render every row of a jobs file (signed and watermarked like animate/say); skips finished jobs."""
         from ..errors import HeadshotError
         from .batch import RESULTS_CSV, BatchOptions, run_batch
 
-        summary = run_batch(BatchOptions(jobs=jobs, out=out, cluster=cluster, workers=workers, progress=not quiet))
+        summary = run_batch(BatchOptions(jobs=jobs, out=out, cluster=cluster, workers=workers,
+                                         retry_failed=retry_failed, progress=not quiet))
         typer.echo(f"{summary['done']} rendered, {summary['skipped']} already done, {summary['failed']} failed "
                    f"of {len(summary['jobs'])} jobs in {summary['seconds']:.1f} s ({summary['backend']}); "
                    f"results in {out / RESULTS_CSV}")

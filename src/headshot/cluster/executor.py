@@ -48,6 +48,8 @@ class Outcome:
     error: str | None = None
     seconds: float = 0.0        # wall time of the (last) run on its worker
     worker: str = ""            # "host:pid" of the worker that ran it
+    input_error: bool = False   # the task raised a HeadshotError about its input (not a disk or signing
+                                # problem): the same input fails the same way, so a rerun need not retry it
 
     @property
     def ok(self) -> bool:
@@ -89,17 +91,27 @@ def run_guarded(task: Callable[[Any], Any], payload: Any, in_worker: bool = True
     if in_worker:
         _set_up_worker()
     started = time.perf_counter()
-    value, error = None, None
+    value, error, input_error = None, None, False
     try:
         value = task(payload)
     except Exception as caught:  # one bad item must not stop the run
         error = one_line(caught)
+        input_error = _is_input_error(caught)
     return {"value": value, "error": error, "seconds": time.perf_counter() - started,
-            "worker": f"{socket.gethostname()}:{os.getpid()}"}
+            "worker": f"{socket.gethostname()}:{os.getpid()}", "input_error": input_error}
+
+
+def _is_input_error(error: Exception) -> bool:
+    from ..errors import OutputError
+
+    if not isinstance(error, HeadshotError) or isinstance(error, OutputError):
+        return False
+    return type(error).__name__ != "CredentialsError"  # the signing key, not the input
 
 
 def _outcome(index: int, result: dict) -> Outcome:
-    return Outcome(index, result["value"], result["error"], result["seconds"], result["worker"])
+    return Outcome(index, result["value"], result["error"], result["seconds"], result["worker"],
+                   result.get("input_error", False))
 
 
 def _died(attempts: int) -> str:

@@ -1,0 +1,84 @@
+"""headshot batch and prepare on a local Ray cluster that the tests start themselves (2 CPUs, loopback only,
+no dashboard, no usage statistics). Ray comes with the test extra (pyproject.toml)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from headshot.cluster.batch import BatchOptions, partial_files, run_batch
+
+from test_cluster_batch import DRIVERS, PHOTOS, no_face_photo, write_jobs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", object_store_memory=100 << 20,
+             log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def test_ray_batch_survives_a_killed_worker_and_reruns_for_free(local_ray, tmp_path, dev_data):
+    from cluster_kill import KillWriterOnce
+
+    from headshot.provenance.verify import verify_file
+
+    rows = [{"photo": str(dev_data / "portraits" / PHOTOS[i % 3]), "driver": str(dev_data / "videos" / DRIVERS[i % 2]),
+             "size": "128", "crop_only": "true", "max_frames": "40"} for i in range(18)]
+    rows.insert(5, {"photo": str(no_face_photo(tmp_path)), "driver": str(dev_data / "videos" / DRIVERS[0]),
+                    "size": "128", "crop_only": "true"})                           # fails on a worker
+    rows.insert(12, {"photo": str(dev_data / "portraits" / PHOTOS[0]), "driver": str(tmp_path / "gone.mp4")})  # on the driver
+    jobs_file, out = write_jobs(tmp_path / "jobs.csv", rows), tmp_path / "out"
+    out.mkdir()
+    killer = KillWriterOnce(out)
+    killer.start()
+    try:
+        summary = run_batch(BatchOptions(jobs_file, out, cluster="auto", progress=False))
+    finally:
+        killer.stop()
+    assert killer.killed is not None, "no worker was caught mid-write"
+    assert summary["backend"].startswith("Ray cluster, 2 CPUs")
+    assert (summary["done"], summary["failed"], summary["skipped"]) == (18, 2, 0)
+    errors = {job["row"]: job["error"] for job in summary["jobs"] if job["status"] == "failed"}
+    assert sorted(errors) == [7, 14]
+    assert "face" in errors[7] and errors[14] == f"driver not found: {tmp_path / 'gone.mp4'}"
+    assert len(list(out.glob("*.mp4"))) == 18 and partial_files(out) == []
+    assert not [path for path in out.rglob(".*") if path.is_file()]
+    assert len({job["worker"] for job in summary["jobs"] if job["status"] == "done"}) >= 2
+    report = verify_file(sorted(out.glob("*.mp4"))[-1])
+    assert report.watermark.found and report.manifest is not None and report.manifest.valid
+
+    before = {path.name: path.stat().st_mtime_ns for path in out.glob("*.mp4")}
+    again = run_batch(BatchOptions(jobs_file, out, cluster="auto", progress=False))
+    assert (again["done"], again["skipped"], again["failed"]) == (0, 18, 2)
+    assert again["backend"] == "nothing to do"  # no worker was asked for anything
+    assert {path.name: path.stat().st_mtime_ns for path in out.glob("*.mp4")} == before
+
+
+def test_prepare_on_the_cluster_writes_the_same_shards(local_ray, tmp_path, dev_data):
+    from headshot.train.prepare import prepare_dataset
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in (*DRIVERS, "eamm_contempt_woman__EAMM__contempt.mp4"):
+        (videos / name).symlink_to(dev_data / "videos" / name)
+    local = prepare_dataset(videos, tmp_path / "local", size=64, max_frames=6, progress=False)
+    cluster = prepare_dataset(videos, tmp_path / "cluster", size=64, max_frames=6, progress=False, cluster="auto")
+    assert len(local["videos"]) == 3 and not local["failures"]
+    shards = sorted(path.relative_to(tmp_path / "local") for path in (tmp_path / "local").rglob("*.npz"))
+    assert len(shards) == 3
+    for shard in shards:
+        assert (tmp_path / "cluster" / shard).read_bytes() == (tmp_path / "local" / shard).read_bytes(), shard
+    assert (tmp_path / "cluster" / "index.json").read_bytes() == (tmp_path / "local" / "index.json").read_bytes()
+    assert cluster["videos"] == local["videos"]
