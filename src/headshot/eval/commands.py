@@ -21,13 +21,17 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Option(..., "--data", help="Data folder: videos/ (flat or id/video/clip.mp4) and "
                                                       "optionally portraits/."),
         out: Path = typer.Option(Path("runs/eval"), "--out", help="Run folder for results, plots, sheets."),
-        protocol: str = typer.Option("all", "--protocol", help="self, fewshot, cross, or all (comma list ok); "
-                                     "or lipsync alone (clips with audio; see headshot.eval.lipsync)."),
+        protocol: str = typer.Option("all", "--protocol", help="self, fewshot, cross, turned, or all (comma list "
+                                     "ok; all = self, fewshot, cross); turned: source = each clip's most turned "
+                                     "frame (|yaw| >= 20°); or lipsync alone (clips with audio; see "
+                                     "headshot.eval.lipsync)."),
         max_frames: int = typer.Option(8, "--max-frames", min=1, help="Target frames per clip."),
         stride: int = typer.Option(6, "--stride", min=1, help="Use every K-th frame."),
         max_videos: Optional[int] = typer.Option(None, "--max-videos", min=1,
-                                                 help="Only the first N self-reenactment (or lipsync) clips "
-                                                      "(quick runs)."),
+                                                 help="Only the first N self-reenactment, turned (or lipsync) "
+                                                      "clips (quick runs)."),
+        turned_frames: int = typer.Option(16, "--turned-frames", min=1, help="turned: target frames per clip, "
+                                          "spread over the yaw change from the source."),
         fewshot_videos: int = typer.Option(8, "--fewshot-videos", min=1,
                                            help="Clips (one per identity) in the few-shot protocol."),
         cross_portraits: int = typer.Option(12, "--cross-portraits", min=1,
@@ -52,26 +56,36 @@ def register(app: typer.Typer) -> None:
                                                      "few-shot fine-tuned rows (default: the engine's own, "
                                                      "e.g. the neural model's train.finetune_steps epochs)."),
         lipsync_methods: str = typer.Option("all", "--lipsync-methods", help="lipsync rows, comma list: phones, "
-                                            "learned, phones+learned, energy, talk, real, energy-curve, jawOpen "
+                                            "learned, phones+learned, phones+learned-shipped, energy, talk, real, "
+                                            "energy-curve, jawOpen "
                                             "(all: every one that can run here)."),
         audio2mouth_weights: Optional[Path] = typer.Option(None, "--audio2mouth-weights", help="lipsync: weights "
-                                                           "of the learned audio → mouth model (default: shipped)."),
+                                                           "of the learned audio → mouth model (default: shipped), "
+                                                           "or its training run folder: each clip scored by the "
+                                                           "fold model that never saw its speaker."),
         say_portraits: int = typer.Option(6, "--say-portraits", min=0, help="lipsync: portraits for the say "
                                           "check (bilabial closure from text to speech; 0 skips it)."),
+        cluster: Optional[str] = typer.Option(None, "--cluster", help="Compute the items on a Ray cluster: auto, "
+                                              "local or an address (head:6379); data and run folder on a path "
+                                              "every node sees; needs pip install 'headshot[cluster]'."),
     ) -> None:
         """Evaluate engines: self-reenactment, few-shot and cross-identity metrics, tables, plots, sheets."""
         from .data import SelectionSettings
-        from .runner import PROTOCOLS, EvalOptions, run_evaluation
+        from .runner import DEFAULT_PROTOCOLS, PROTOCOLS, EvalOptions, run_evaluation
 
         names = [name.strip() for item in engine for name in item.split(",") if name.strip()]
         if "lipsync" in [p.strip() for p in protocol.split(",")]:
+            if cluster:
+                raise InputError("--cluster computes the self, fewshot, cross and turned protocols; run lipsync "
+                                 "without it")
             _run_lipsync(protocol, names, data, out, max_videos, resume, contact_sheets, lipsync_methods,
                          audio2mouth_weights, say_portraits)
             return
-        protocols = list(PROTOCOLS) if protocol == "all" else [p.strip() for p in protocol.split(",") if p.strip()]
+        protocols = (list(DEFAULT_PROTOCOLS) if protocol == "all"
+                     else [p.strip() for p in protocol.split(",") if p.strip()])
         unknown = [p for p in protocols if p not in PROTOCOLS]
         if unknown:
-            raise InputError(f"unknown protocol {unknown[0]!r}; choose from self, fewshot, cross, all, lipsync")
+            raise InputError(f"unknown protocol {unknown[0]!r}; choose from self, fewshot, cross, turned, all, lipsync")
         if not data.is_dir():
             raise InputError(f"data folder not found: {data}")
         engine_options = {}
@@ -82,10 +96,11 @@ def register(app: typer.Typer) -> None:
         options = EvalOptions(
             engines=names, data=data, out=out, protocols=protocols,
             selection=SelectionSettings(max_frames=max_frames, stride=stride, fewshot_videos=fewshot_videos,
-                                        cross_portraits=cross_portraits, max_videos=max_videos),
+                                        cross_portraits=cross_portraits, max_videos=max_videos,
+                                        turned_frames=turned_frames),
             manifest=manifest, portraits=portraits, lpips_weights=lpips_weights,
             inception_weights=inception_weights, engine_options=engine_options, resume=resume,
-            contact_sheets=contact_sheets, identity=identity, finetune_steps=finetune_steps)
+            contact_sheets=contact_sheets, identity=identity, finetune_steps=finetune_steps, cluster=cluster)
         run_evaluation(options)
         typer.echo((out / "results.md").read_text())
         typer.echo(f"results in {out}/ (results.json, results.md, per_video.csv, plots/, contact_sheets/)")
@@ -103,8 +118,10 @@ def _run_lipsync(protocol: str, engines: list[str], data: Path, out: Path, max_v
         raise InputError("--protocol lipsync renders with one engine; pass a single --engine")
     if not data.is_dir():
         raise InputError(f"data folder not found: {data}")
-    if audio2mouth_weights is not None and not audio2mouth_weights.is_file():
-        raise InputError(f"audio2mouth weights not found: {audio2mouth_weights}")
+    if audio2mouth_weights is not None and not (audio2mouth_weights.is_file()
+                                                or (audio2mouth_weights / "folds").is_dir()):
+        raise InputError(f"audio2mouth weights not found: {audio2mouth_weights} (a .safetensors file, or a "
+                         f"training run folder with folds/)")
     names = [name.strip() for name in methods.split(",") if name.strip()]
     options = LipsyncOptions(data=data, out=out, engine=engines[0], methods=None if names == ["all"] else names,
                              max_videos=max_videos, audio2mouth_weights=audio2mouth_weights,

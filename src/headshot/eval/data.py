@@ -84,6 +84,11 @@ def _item_id(relative: str) -> str:
     return stem.replace("/", "__")
 
 
+def item_id(relative: str) -> str:
+    """The item name of a video or portrait path relative to the data folder (``videos/a/b.mp4`` -> ``a__b``)."""
+    return _item_id(relative)
+
+
 def find_videos(data_root: Path) -> list[VideoEntry]:
     """Videos under ``data_root/videos`` (or ``data_root`` itself), sorted by path."""
     data_root = Path(data_root)

@@ -11,9 +11,11 @@ generated region with two HTML comments, invisible when the Markdown is rendered
     | engine | frames | L1 ↓ | ... |
     <!-- results:self:end -->
 
-Regions: ``self``, ``fewshot``, ``cross`` (a protocol's table, as in ``results.md``; few-shot rows of
-one-image engines merged), ``self-motion`` (identity by motion), ``self-wins`` (the metrics each engine row
-beats both baselines on). Options follow ``start``: ``columns=l1,psnr,...`` (keys of ``results.json``'s
+Regions: ``self``, ``fewshot``, ``cross``, ``turned`` (a protocol's table, as in ``results.md``; few-shot rows
+of one-image engines merged), ``self-motion`` (identity by motion), ``self-wins`` (the metrics each engine row
+beats both baselines on), ``self-yaw`` and ``turned-yaw`` (identity by yaw change), ``self-background`` (on how
+many clips each row's background L1 is > 10% above the unmoved source's) and ``turned-background`` (background
+L1 per clip). Options follow ``start``: ``columns=l1,psnr,...`` (keys of ``results.json``'s
 tables; default the protocol's columns) and ``frames=no`` (no frames column), e.g.
 ``<!-- results:self:start columns=l1,akd,csim frames=no -->``.
 
@@ -31,11 +33,15 @@ from pathlib import Path
 
 from ..errors import HeadshotError, InputError
 from ..io.atomic import atomic_write_text
+from .background import background_clip_table
+from .sections import background_flags_text, yaw_key
 from .tables import COLUMNS, SELF_COLUMNS, motion_table, protocol_table, wins_lines
+from .turned import yaw_table
 
 __all__ = ["load_summary", "region_markdown", "update_document", "update_text"]
 
-REGIONS = ("self", "fewshot", "cross", "self-motion", "self-wins")
+REGIONS = ("self", "fewshot", "cross", "turned", "self-motion", "self-wins", "self-yaw", "turned-yaw",
+           "self-background", "turned-background")
 _REGION = re.compile(r"(?P<start><!-- results:(?P<name>[\w-]+):start(?P<options>[^>]*?)-->\n)"
                      r"(?P<body>.*?)(?P<end><!-- results:(?P=name):end -->)", re.S)
 _START = re.compile(r"<!-- results:([\w-]+):start")
@@ -79,6 +85,14 @@ def region_markdown(summary: dict, name: str, options: dict[str, str] | None = N
         return motion_table(motion) if motion else None
     if name == "self-wins":
         return "\n".join(wins_lines(summary)) or None
+    if name.endswith("-yaw"):
+        yaw = summary.get(yaw_key(protocol))
+        return yaw_table(yaw) if yaw else None
+    if name.endswith("-background"):
+        by_clip = (summary.get("background_by_clip") or {}).get(protocol)
+        if not by_clip:
+            return None
+        return background_flags_text(by_clip) if protocol == "self" else background_clip_table(by_clip)
     columns = None
     if options.get("columns"):
         known = {column[0]: column for column in SELF_COLUMNS}

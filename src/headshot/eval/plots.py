@@ -13,8 +13,10 @@ import numpy as np
 from ..io.atomic import atomic_write_bytes
 from .pooling import mean, row_keys
 
-PLOT_METRICS = {"self": ("l1", "ssim", "perceptual", "akd", "csim"), "fewshot": ("l1", "akd", "csim"),
-                "cross": ("csim", "pose_error", "expression_error")}
+PLOT_METRICS = {"self": ("l1", "background_l1", "ssim", "perceptual", "akd", "csim"),
+                "fewshot": ("l1", "akd", "csim"),
+                "cross": ("csim", "pose_error", "expression_error"),
+                "turned": ("l1", "background_l1", "akd", "csim", "face_lost")}
 
 
 def write_plots(folder: Path, results, protocols: list[str]) -> list[Path]:

@@ -83,7 +83,8 @@ def is_number(value) -> bool:
 
 def wins(table: dict[str, dict], engine_keys: list[str], baseline_keys: list[str]) -> dict[str, dict]:
     """Per engine row, the self-reenactment metrics on which it beats every baseline row."""
-    directions = {"l1": -1, "psnr": 1, "ssim": 1, "perceptual": -1, "lpips": -1, "akd": -1, "csim": 1, "aed": -1,
+    directions = {"l1": -1, "background_l1": -1, "psnr": 1, "ssim": 1, "perceptual": -1, "lpips": -1, "akd": -1,
+                  "csim": 1, "aed": -1,
                   "fid_mobilenet": -1}
     directions.update({"pose_error": -1, "expression_error": -1, "face_lost": -1})
     verdicts = {}

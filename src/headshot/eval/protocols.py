@@ -40,10 +40,12 @@ import numpy as np
 from ..errors import HeadshotError
 from ..io.images import read_image
 from ..io.video import read_frames_at
+from .background import BACKGROUND_METRIC, FullFrames, score_background
 from .data import EVAL_SIZE, eval_crop, eval_crop_box
 from .rows import EngineRow, engine_supports_shots
 from .scoring import score_frames
 from .toolkit import Observation, Toolkit
+from .turned import YAW_CHANGE, sheet_steps_by_yaw, yaw_context
 
 CROSS_TARGETS_METHOD = "motion.retarget relative, best_reference"
 
@@ -60,10 +62,11 @@ class ItemResult:
     seconds: float = 0.0                              # wall time it took to compute this item
     features: dict = field(default_factory=dict)      # "<label>|<network>" -> (N, D) float32
     sheet: dict | None = None                         # images for the contact sheet
+    context: dict = field(default_factory=dict)       # per-item facts for tables (source yaw, |Δyaw| per frame)
 
     def to_json(self) -> dict:
         return {"item": self.item, "protocol": self.protocol, "frames": self.frames, "rows": self.rows,
-                "skipped": self.skipped, "seconds": self.seconds}
+                "skipped": self.skipped, "seconds": self.seconds, "context": self.context}
 
 
 # --- The skeleton every protocol shares -----------------------------------------------------------------
@@ -84,6 +87,9 @@ class Scene:
         real_crops: the ground truth (self-reenactment, few-shot); ``None`` in cross-identity.
         real_taps: MobileNetV2 feature maps of ``real_crops``.
         relative_to: ``(source, driver reference)`` observations when motion is compared as changes.
+        full: the full frames for background L1 (:class:`headshot.eval.background.FullFrames`; ground-truth
+            protocols only).
+        sheet_steps: positions of the scored frames shown on the contact sheet (default: 4 spread in time).
     """
 
     source_crop: np.ndarray
@@ -96,6 +102,8 @@ class Scene:
     real_crops: list[np.ndarray] | None = None
     real_taps: list | None = None
     relative_to: tuple[Observation, Observation] | None = None
+    full: FullFrames | None = None
+    sheet_steps: list[int] | None = None
 
 
 class Rendering(NamedTuple):
@@ -117,7 +125,7 @@ def measure(result: ItemResult, scene: Scene, rows: list[EngineRow], toolkit: To
     features; the first rendering of a row becomes a contact-sheet column, after the driver and source columns
     and before the real frames'.
     """
-    steps = _sheet_steps(len(scene.targets))
+    steps = scene.sheet_steps if scene.sheet_steps is not None else _sheet_steps(len(scene.targets))
     result.sheet = {"columns": ["driver", "source"],
                     "steps": [[scene.driver_frames[step], scene.source_crop] for step in steps]}
     for row in rows:
@@ -132,6 +140,8 @@ def measure(result: ItemResult, scene: Scene, rows: list[EngineRow], toolkit: To
             per_frame, per_item, features = score_frames(
                 toolkit, outputs, scene.real_crops, scene.references, scene.identities,
                 relative_to=scene.relative_to, reference_taps=scene.real_taps)
+            if scene.full is not None:
+                per_frame[BACKGROUND_METRIC] = score_background(toolkit, outputs, scene.full)
             result.rows[rendering.key] = {"per_frame": per_frame, "per_item": per_item,
                                           "render_seconds": rendering.seconds, "rendered": len(outputs),
                                           **(rendering.extra or {})}
@@ -212,9 +222,11 @@ def _ground_truth(toolkit: Toolkit, result: ItemResult, crops: list[np.ndarray],
 
 # --- The three protocols --------------------------------------------------------------------------------
 
-def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: Toolkit) -> ItemResult:
-    """Self-reenactment on one clip: the source frame animated by the clip's own landmarks."""
-    result = ItemResult(entry["id"], "self")
+def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: Toolkit,
+                  protocol: str = "self") -> ItemResult:
+    """Self-reenactment on one clip: the source frame animated by the clip's own landmarks (``protocol``
+    ``turned``: the same with the clip's most turned frame as the source, see :mod:`headshot.eval.turned`)."""
+    result = ItemResult(entry["id"], protocol)
     source_index = int(entry.get("source_frame", 0))
     frames = read_frames_at(Path(data_root) / entry["video"], [source_index, *entry["frames"]])
     if source_index not in frames:
@@ -237,8 +249,13 @@ def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: 
         result.skipped = "no face in any target frame"
         return result
     targets = [o.landmarks for o in real_observations]
-    scene = Scene(source_crop, source_landmarks, targets, [frames[index] for index in indices], real_observations,
+    source_angles = (source_observation or source_frame_observation).angles
+    result.context = yaw_context(source_angles, [o.angles for o in real_observations])
+    full_frames = [frames[index] for index in indices]
+    scene = Scene(source_crop, source_landmarks, targets, full_frames, real_observations,
                   driver_landmarks=[box.to_image(t, EVAL_SIZE) for t in targets],
+                  full=FullFrames(frames[source_index], box, full_frames, targets),
+                  sheet_steps=sheet_steps_by_yaw(result.context[YAW_CHANGE]) if protocol == "turned" else None,
                   **_ground_truth(toolkit, result, real_crops, real_observations))
     return measure(result, scene, rows, toolkit, lambda row: _render_row(row, scene))
 
@@ -287,7 +304,7 @@ def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_c
         result.skipped = "no face in the first shot"
         return result
     box = eval_crop_box(first.landmarks)
-    _, shot_crops, shot_observations = _observed_frames(toolkit, frames, entry["shots"], box)
+    shot_indices, shot_crops, shot_observations = _observed_frames(toolkit, frames, entry["shots"], box)
     shot_landmarks = [observation.landmarks for observation in shot_observations]
     if not shot_crops:
         result.skipped = "no face in the shot crops"
@@ -297,8 +314,10 @@ def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_c
     if not indices:
         result.skipped = "no face in any target frame"
         return result
-    scene = Scene(shot_crops[0], shot_landmarks[0], [o.landmarks for o in real_observations],
-                  [frames[index] for index in indices], real_observations,
+    targets = [o.landmarks for o in real_observations]
+    full_frames = [frames[index] for index in indices]
+    scene = Scene(shot_crops[0], shot_landmarks[0], targets, full_frames, real_observations,
+                  full=FullFrames(frames[shot_indices[0]], box, full_frames, targets),
                   **_ground_truth(toolkit, result, real_crops, real_observations))
 
     def renders(row: EngineRow) -> Iterable[Rendering]:

@@ -14,11 +14,15 @@ import numpy as np
 
 from ..assets import DLIB_INSTALL
 from ..io.atomic import atomic_write_text
+from .background import background_by_clip
 from .plots import write_plots
 from .pooling import aggregate, by_motion, mean, wins
+from .sections import yaw_key
 from .tables import DLIB_DEFINITION, render_markdown
+from .turned import by_yaw_change
 
-FRAME_METRICS = ("l1", "psnr", "ssim", "perceptual", "lpips", "akd", "face_lost", "csim", "csim_dlib", "aed",
+FRAME_METRICS = ("l1", "background_l1", "psnr", "ssim", "perceptual", "lpips", "akd", "face_lost", "csim",
+                 "csim_dlib", "aed",
                  "pose_error", "expression_error")
 
 
@@ -42,6 +46,16 @@ def write_report(out: Path, results, rows: dict, settings: dict, machine: dict) 
         motion = by_motion(results)
         if motion is not None:
             summary["self_csim_by_motion"] = motion
+    if "turned" in tables:
+        engine_keys = [k for k in tables["turned"] if k not in baseline_labels["turned"]]
+        summary["turned_wins_over_baselines"] = wins(tables["turned"], engine_keys, baseline_labels["turned"])
+    for protocol in ("self", "turned"):
+        yaw = by_yaw_change(results, protocol) if protocol in tables else None
+        if yaw is not None:
+            summary[yaw_key(protocol)] = yaw
+        by_clip = background_by_clip(results, protocol) if protocol in tables else None
+        if by_clip is not None:
+            summary.setdefault("background_by_clip", {})[protocol] = by_clip
     # Strict JSON: undefined numbers (NaN, e.g. AKD when every face was lost; PSNR of identical images) -> null.
     atomic_write_text(out / "results.json", json.dumps(_finite(summary), indent=1, default=_jsonable, allow_nan=False))
     atomic_write_text(out / "results.md", render_markdown(summary))

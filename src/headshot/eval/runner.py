@@ -23,14 +23,17 @@ import numpy as np
 
 from ..io import atomic
 from ..io.atomic import refuse_overwriting_inputs
-from .data import SelectionSettings, build_manifest, load_manifest
+from .background import BACKGROUND_VERSION
+from .data import SelectionSettings, build_manifest, find_videos, item_id, load_manifest
 from .plots import write_contact_sheet
 from .protocols import CROSS_TARGETS_METHOD, ItemResult, run_cross_item, run_fewshot_item, run_self_item
 from .report import write_report
 from .rows import EngineRow, engine_rows
 from .toolkit import Toolkit, check_identity
 
-PROTOCOLS = ("self", "fewshot", "cross")
+PROTOCOLS = ("self", "fewshot", "cross", "turned")
+# ``--protocol all`` (and EvalOptions' default): the turned protocol scans every clip, so it is asked for by name.
+DEFAULT_PROTOCOLS = ("self", "fewshot", "cross")
 
 
 @dataclass
@@ -41,7 +44,7 @@ class EvalOptions:
         engines: engine names (baselines are always added).
         data: data folder (``videos/`` and optionally ``portraits/``, or a folder of videos).
         out: run folder.
-        protocols: subset of ``self``, ``fewshot``, ``cross``.
+        protocols: subset of ``self``, ``fewshot``, ``cross``, ``turned`` (:mod:`headshot.eval.turned`).
         selection: frame selection when no manifest is given.
         manifest: a manifest JSON fixing the frame selection (overrides ``selection``).
         portraits: portraits folder (default ``<data>/portraits``).
@@ -54,12 +57,15 @@ class EvalOptions:
         identity: ``sface`` (CSIM/AED from SFace), or ``both``: also ``csim_dlib`` from dlib's ResNet, a
             cross-check that needs ``headshot[dlib]`` and adds about 60 ms per scored face.
         finetune_steps: steps of the few-shot fine-tuned rows (``None``: the engine's default).
+        cluster: ``None`` (items in this process), or a Ray cluster (``auto``, ``local``, an address): the
+            items not in the cache are computed there first, each worker writing its items into the run
+            folder's cache (which must be on a path every node sees); see :mod:`headshot.cluster.executor`.
     """
 
     engines: list[str]
     data: Path
     out: Path
-    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
+    protocols: list[str] = field(default_factory=lambda: list(DEFAULT_PROTOCOLS))
     selection: SelectionSettings = field(default_factory=SelectionSettings)
     manifest: Path | None = None
     portraits: Path | None = None
@@ -70,6 +76,7 @@ class EvalOptions:
     contact_sheets: bool = True
     identity: str = "sface"
     finetune_steps: int | None = None
+    cluster: str | None = None
 
 
 def machine_description() -> dict:
@@ -104,7 +111,7 @@ def _load_cached(folder: Path, item: str, signature: str) -> ItemResult | None:
         if stored.get("signature") != signature:
             return None
         result = ItemResult(stored["item"], stored["protocol"], stored["frames"], stored["rows"], stored["skipped"],
-                            stored.get("seconds", 0.0))
+                            stored.get("seconds", 0.0), context=stored.get("context") or {})
         if npz_path.is_file():
             with np.load(npz_path) as arrays:
                 result.features = {key: arrays[key] for key in arrays.files}
@@ -158,40 +165,32 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
         manifest = load_manifest(options.manifest)
     else:
         manifest = build_manifest(Path(options.data), options.selection, options.protocols, portraits)
+    if "turned" in options.protocols and "turned" not in manifest:
+        manifest["turned"] = _turned_manifest(options, out, progress)
     atomic.atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
 
     rows = {protocol: engine_rows(options.engines, protocol, options.engine_options, options.finetune_steps)
             for protocol in options.protocols}
     shot_counts = list(manifest.get("settings", {}).get("shots", options.selection.shots))
     work = [(protocol, entry) for protocol in options.protocols for entry in manifest.get(protocol, [])]
+    if options.cluster:
+        computed = _compute_on_cluster(work, options, rows, shot_counts, portraits, progress)
     toolkit = Toolkit(options.lpips_weights, options.inception_weights, options.identity)
     results: list[ItemResult] = []
     try:
         bar, task = _progress(progress, len(work))
         for protocol, entry in work:
             folder = out / "cache" / protocol
-            extra = {"fewshot": shot_counts, "cross": CROSS_TARGETS_METHOD}.get(protocol)
-            signature = _signature(entry, rows[protocol], options, extra)
-            result = _load_cached(folder, entry["id"], signature) if options.resume else None
+            signature = _item_signature(protocol, entry, rows, options, shot_counts)
+            result = _load_cached(folder, entry["id"], signature) if (options.resume or options.cluster) else None
             if bar is not None:
                 bar.update(task, description=f"{protocol}: {entry['id'][:40]}")
             if result is not None:
                 cached += 1
             else:
                 computed += 1
-                toolkit.forget()
-                item_started = time.perf_counter()
-                if protocol == "self":
-                    result = run_self_item(entry, Path(options.data), rows[protocol], toolkit)
-                elif protocol == "cross":
-                    result = run_cross_item(entry, Path(options.data), portraits.parent, rows[protocol], toolkit)
-                else:
-                    result = run_fewshot_item(entry, Path(options.data), rows[protocol], shot_counts, toolkit)
-                if options.contact_sheets and result.sheet:
-                    write_contact_sheet(out / "contact_sheets" / protocol / f"{result.item}.png", result.sheet)
-                result.sheet = None
-                result.seconds = round(time.perf_counter() - item_started, 2)
-                _store(folder, result, signature)
+                result = _compute_item(protocol, entry, options, rows[protocol], shot_counts, portraits, toolkit,
+                                       signature)
             results.append(result)
             if bar is not None:
                 bar.advance(task)
@@ -206,6 +205,7 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
                 "inception_weights": str(options.inception_weights) if options.inception_weights else None,
                 "identity": options.identity, "finetune_steps": options.finetune_steps}
     rows_json = {protocol: [r.__dict__ for r in protocol_rows] for protocol, protocol_rows in rows.items()}
+    cached -= computed if options.cluster else 0  # items the cluster computed were read back from the cache
     run = {"wall_seconds": round(time.perf_counter() - started, 1),
            "cpu_seconds": round(time.process_time() - started_cpu, 1),
            "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
@@ -213,6 +213,95 @@ def run_evaluation(options: EvalOptions, progress: bool = True) -> dict:
            "item_seconds_total": round(sum(r.seconds for r in results), 1),
            "items_from_cache": cached}
     return write_report(out, results, rows_json, settings, dict(machine_description(), run=run))
+
+
+def _item_signature(protocol: str, entry: dict, rows: dict, options: EvalOptions, shot_counts: list) -> str:
+    extra = {"protocol": {"fewshot": shot_counts, "cross": CROSS_TARGETS_METHOD}.get(protocol),
+             "background": BACKGROUND_VERSION}
+    return _signature(entry, rows[protocol], options, extra)
+
+
+def _compute_item(protocol: str, entry: dict, options: EvalOptions, rows: list[EngineRow], shot_counts: list,
+                  portraits: Path, toolkit: Toolkit, signature: str) -> ItemResult:
+    """Run one item, write its contact sheet and store it in the run folder's cache; returns its result."""
+    out = Path(options.out)
+    toolkit.forget()
+    item_started = time.perf_counter()
+    if protocol in ("self", "turned"):
+        result = run_self_item(entry, Path(options.data), rows, toolkit, protocol)
+    elif protocol == "cross":
+        result = run_cross_item(entry, Path(options.data), portraits.parent, rows, toolkit)
+    else:
+        result = run_fewshot_item(entry, Path(options.data), rows, shot_counts, toolkit)
+    if options.contact_sheets and result.sheet:
+        write_contact_sheet(out / "contact_sheets" / protocol / f"{result.item}.png", result.sheet)
+    result.sheet = None
+    result.seconds = round(time.perf_counter() - item_started, 2)
+    _store(out / "cache" / protocol, result, signature)
+    return result
+
+
+def _cluster_item(payload: tuple) -> None:
+    """Worker side of ``--cluster``: one item into the cache, with a toolkit loaded once per worker."""
+    from ..cluster.executor import worker_cache
+
+    options = payload[2]
+    toolkit = worker_cache(f"eval-toolkit:{options.lpips_weights}:{options.inception_weights}:{options.identity}",
+                           lambda: Toolkit(options.lpips_weights, options.inception_weights, options.identity))
+    _compute_item(*payload, toolkit)
+
+
+def _compute_on_cluster(work: list, options: EvalOptions, rows: dict, shot_counts: list, portraits: Path,
+                        progress: bool) -> int:
+    """Compute every item not in the cache on the cluster; returns how many. A failed item stops the run
+    with its one-line error (as it would locally), after the others are done and cached."""
+    from ..cluster.executor import open_backend
+    from ..errors import HeadshotError
+
+    payloads = []
+    for protocol, entry in work:
+        signature = _item_signature(protocol, entry, rows, options, shot_counts)
+        if not (options.resume and _load_cached(Path(options.out) / "cache" / protocol, entry["id"], signature)):
+            payloads.append((protocol, entry, options, rows[protocol], shot_counts, portraits, signature))
+    if not payloads:
+        return 0
+    backend = open_backend(options.cluster)
+    failures = []
+    try:
+        bar, task = _progress(progress, len(payloads))
+        for outcome in backend.map(_cluster_item, payloads):
+            if not outcome.ok:
+                failures.append(f"{payloads[outcome.index][0]} item {payloads[outcome.index][1]['id']}: {outcome.error}")
+            if bar is not None:
+                bar.update(task, advance=1, description=f"eval on {backend.description}")
+        if bar is not None:
+            bar.stop()
+    finally:
+        backend.close()
+    if failures:
+        raise HeadshotError(f"{len(failures)} of {len(payloads)} items failed on the cluster (the others are cached; "
+                            f"rerun to resume): {failures[0]}")
+    return len(payloads)
+
+
+def _turned_manifest(options: EvalOptions, out: Path, progress: bool) -> list[dict]:
+    """The turned protocol's manifest entries (a yaw scan of every clip, cached in ``out/cache/yaw``)."""
+    from .turned import turned_entries
+
+    selection = options.selection
+    if options.manifest:  # a manifest without turned entries: scan with the default selection
+        selection = SelectionSettings()
+    videos = find_videos(Path(options.data))
+    bar, task = _progress(progress, len(videos))
+    try:
+        def step(description: str) -> None:
+            if bar is not None:
+                bar.update(task, description=description, advance=1)
+
+        return turned_entries(videos, selection, out / "cache" / "yaw", item_id, step)
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 def _progress(enabled: bool, total: int):

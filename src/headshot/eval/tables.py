@@ -9,10 +9,12 @@ import json
 import math
 
 from .pooling import is_number
+from .sections import extra_sections
 
 # (key, header, format): lower is better unless the header says ↑.
 SELF_COLUMNS = [
-    ("l1", "L1 ↓", "{:.4f}"), ("psnr", "PSNR dB ↑", "{:.2f}"), ("ssim", "SSIM ↑", "{:.3f}"),
+    ("l1", "L1 ↓", "{:.4f}"), ("background_l1", "bg L1 ↓", "{:.4f}"), ("psnr", "PSNR dB ↑", "{:.2f}"),
+    ("ssim", "SSIM ↑", "{:.3f}"),
     ("perceptual", "MNv2-PD ↓", "{:.3f}"), ("lpips", "LPIPS ↓", "{:.3f}"), ("akd", "AKD px ↓", "{:.2f}"),
     ("face_lost", "face lost % ↓", "{:.1%}"), ("csim", "CSIM ↑", "{:.3f}"), ("csim_dlib", "CSIM dlib ↑", "{:.3f}"),
     ("aed", "AED ↓", "{:.3f}"),
@@ -21,12 +23,12 @@ SELF_COLUMNS = [
     ("fid_inception", "FID (Inception) ↓", "{:.1f}"), ("ms_per_frame", "ms/frame", "{:.1f}"),
 ]
 FEWSHOT_COLUMNS = [c for c in SELF_COLUMNS if c[0] in
-                   ("l1", "ssim", "perceptual", "lpips", "akd", "face_lost", "csim", "csim_dlib", "fid_mobilenet",
+                   ("l1", "background_l1", "ssim", "perceptual", "lpips", "akd", "face_lost", "csim", "csim_dlib", "fid_mobilenet",
                     "fid_inception", "ms_per_frame")]
 CROSS_COLUMNS = [c for c in SELF_COLUMNS if c[0] in
                  ("csim", "csim_dlib", "aed", "pose_error", "expression_error", "face_lost", "jitter_ratio",
                   "ms_per_frame")]
-COLUMNS = {"self": SELF_COLUMNS, "fewshot": FEWSHOT_COLUMNS, "cross": CROSS_COLUMNS}
+COLUMNS = {"self": SELF_COLUMNS, "fewshot": FEWSHOT_COLUMNS, "cross": CROSS_COLUMNS, "turned": SELF_COLUMNS}
 DLIB_DEFINITION = ("CSIM dlib: cosine of dlib's ResNet 128-d descriptors (150×150 chips aligned by dlib on its 5 "
                    "points — eye corners, bottom of the nose — read from the same MediaPipe landmarks), paired as "
                    "CSIM. dlib's cosines sit high (dev portraits: different people ≈ 0.84, same person ≈ 0.96), so "
@@ -52,12 +54,17 @@ of yaw/pitch/roll in degrees; expression error: mean |Δ| of MediaPipe's 52 blen
 come from headshot's own retargeting, relative mode). Jitter ratio: high-frequency energy (2nd temporal difference) of the output's landmark
 tracks over the driver's (1 = as steady as the driver). FID (MNv2): Fréchet distance of 1280-d pooled MobileNetV2
 features, with a small covariance regularisation (few samples: biased upwards, compare only within this table).
-ms/frame: engine render time only."""
+ms/frame: engine render time only. **bg L1** (background fidelity): L1 between the output pasted back into the
+full source frame and the real full frame, outside the person (a column 2× the face box wide, from 0.6 face
+heights above the top landmark to the frame bottom, union of both frames'; clips with no
+background left are not counted); see headshot.eval.background."""
 
 
 TITLES = {"self": "Self-reenactment (source = first frame, the clip drives; compared with real frames)",
           "fewshot": "Few-shot self-reenactment (T shots from the first half, held-out targets from the second)",
-          "cross": "Cross-identity reenactment (portraits driven by other people's clips; no ground truth)"}
+          "cross": "Cross-identity reenactment (portraits driven by other people's clips; no ground truth)",
+          "turned": "Turned source (self-reenactment from the clip's most turned frame, |yaw| ≥ 20°; compared with "
+                    "real frames)"}
 
 ONE_IMAGE_NOTE = ("Rows marked (one image) are engines that take one image: they use the first shot only, so one "
                   "row stands for every T.")
@@ -145,6 +152,7 @@ def render_markdown(summary: dict) -> str:
         if protocol == "self" and summary.get("self_csim_by_motion"):
             parts += ["Identity (CSIM) by how far the real frame moved from the source (AKD of the unmoved "
                       "source; frames in brackets):", "", motion_table(summary["self_csim_by_motion"]), ""]
+        parts += extra_sections(summary, protocol)
         if protocol == "fewshot" and any(v.get("shots_used") == [1] for v in table.values()):
             parts += [ONE_IMAGE_NOTE, ""]
     if "self_wins_over_baselines" in summary:
