@@ -41,12 +41,16 @@ class SpeechTrack:
         audio_path: the file whose audio the output carries (phone times are seconds from its start).
         path: the user's file to hash into the content credentials (``None`` for a temporary TTS file).
         provenance: facts for the content credentials (voice, language, text or audio hash).
+        learned_jaw: take the jaw from the learned audio → mouth model
+            (:func:`headshot.speech.learned_mouth.learned_jaw`) and only the lip gestures from the phones:
+            for recordings, whose recognised phones are approximate.
     """
 
     speech: object
     audio_path: Path
     path: Path | None = None
     provenance: dict = field(default_factory=dict)
+    learned_jaw: bool = False
 
     @property
     def seconds(self) -> float:
@@ -106,10 +110,19 @@ def recording_track(audio: str | Path, transcript: str | None = None, language: 
     path = Path(audio)
     speech = recognize_phones(path, transcript, language=language, keep_samples=False)
     speech_info = {"audio_sha256": sha256_file(path), "recognition": speech.metadata.get("method"),
-                   "language": language}
+                   "language": language, "mouth": "audio2mouth jaw + phone gestures"}
     if transcript is not None:
         speech_info["transcript_sha256"] = text_sha256(transcript)
-    return SpeechTrack(speech, path, path, {"speech": speech_info})
+    return SpeechTrack(speech, path, path, {"speech": speech_info}, learned_jaw=True)
+
+
+def _jaw(track: SpeechTrack, fps: float, frames: int) -> np.ndarray | None:
+    """The learned jaw of a recording track (None for text speech, or when the model cannot load)."""
+    if not track.learned_jaw:
+        return None
+    from ..speech.learned_mouth import recording_jaw_or_none
+
+    return recording_jaw_or_none(track.audio_path, fps, frames)
 
 
 def _prosody(track: SpeechTrack, fps: float, frames: int):
@@ -138,14 +151,16 @@ def speech_rig_curves(track: SpeechTrack, source_landmarks: np.ndarray, fps: flo
         phones.append(Phone(PAUSE, phones[-1].end if phones else 0.0, seconds))
     frames = frame_count(seconds, fps)
     return speech_curves(phones, source_landmarks, fps, alphabet=speech.alphabet,
-                         prosody=_prosody(track, fps, frames), head=head, eyes=eyes, seed=seed)
+                         prosody=_prosody(track, fps, frames), head=head, eyes=eyes, seed=seed,
+                         jaw=_jaw(track, fps, frames))
 
 
 def speech_mouth(track: SpeechTrack, source_landmarks: np.ndarray, fps: float):
     """A :class:`~headshot.speech.motion.SpeechMouth` of ``track`` on the source's face, one mouth per frame
     at ``fps`` (the frame rate of the driver whose mouth it replaces)."""
     from ..speech.coarticulation import frame_count, mouth_curves
-    from ..speech.motion import SpeechMouth
+    from ..speech.learned_mouth import combine_mouth
+    from ..speech.motion import SpeechMouth, speech_pauses
 
     frames = frame_count(track.seconds, fps)
     loudness = None
@@ -154,7 +169,11 @@ def speech_mouth(track: SpeechTrack, source_landmarks: np.ndarray, fps: float):
         loudness = np.clip(np.asarray(prosody.energy, np.float64), 0.0, 1.0)
     mouth = mouth_curves(track.speech.phones, fps, alphabet=track.speech.alphabet, frames=frames,
                          loudness=loudness)
-    return SpeechMouth(source_landmarks, mouth)
+    jaw = _jaw(track, fps, frames)
+    if jaw is not None:
+        mouth = combine_mouth(mouth, jaw)
+    pause = speech_pauses(track.speech.phones, fps, frames, prosody)
+    return SpeechMouth(source_landmarks, mouth, pause=pause)
 
 
 class SpeechDriver(Driver):

@@ -56,7 +56,9 @@ class LipsyncOptions:
         size: crop side of the rendered output (crop only).
         smoothing: the pipeline's driver smoothing (its default 0.5 is what users get).
         max_lag: frames each side searched for the best correlation.
-        audio2mouth_weights: weights of the learned model (None: the shipped ones).
+        audio2mouth_weights: weights of the learned model (None: the shipped ones), or a cross-validation
+            run folder of ``headshot.train.audio2mouth`` (each clip scored by the fold model that never saw its
+            speaker).
         say_sources: how many portraits (``data/portraits``, one per identity) the ``say`` check animates
             (0: skip it).
         resume: reuse per-clip results cached in the run folder when their settings match.
@@ -183,16 +185,19 @@ def first_frame(path: Path) -> np.ndarray:
     raise InputError(f"{path.name}: no frames")
 
 
-def render_gaps(source: np.ndarray, template, options: LipsyncOptions, keep: set[int]) -> dict:
+def render_gaps(source: np.ndarray, template, options: LipsyncOptions, keep: set[int],
+                smoothing: float | None = None) -> dict:
     """Render ``template`` on ``source`` through the animate pipeline (crop only, reference = the
-    template's first frame) and landmark every output frame; returns the lip gaps, the face-lost
-    share, tiles of the frames in ``keep`` and the seconds spent rendering and landmarking."""
+    template's first frame, driver smoothing ``smoothing``, default ``options.smoothing``) and landmark every
+    output frame; returns the lip gaps, the face-lost share, tiles of the frames in ``keep`` and the seconds
+    spent rendering and landmarking."""
     from ..face.landmarker import FaceAnalyzer
     from ..pipeline import AnimateOptions, Animation
 
     started = time.perf_counter()
     animation = Animation(source, template, AnimateOptions(engine=options.engine, crop_only=True, size=options.size,
-                                                           reference="first", smoothing=options.smoothing))
+                                                           reference="first",
+                                                           smoothing=options.smoothing if smoothing is None else smoothing))
     analyzer = FaceAnalyzer(video=True, max_faces=1)
     gaps, tiles = [], {}
     try:
@@ -226,6 +231,27 @@ def _file_stamp(path) -> str | None:
         return None
     stat = Path(path).stat()
     return f"{Path(path).resolve()}:{stat.st_size}:{int(stat.st_mtime)}"
+
+
+def _smoothing(method: LipsyncMethod, options: LipsyncOptions) -> float:
+    """Driver smoothing of a row's render: the pipeline's for measured motion (the real speaker's tracked
+    landmarks), none for synthetic motion, as ``animate`` plays speech drivers (smoothing would only delay
+    quick lip closures)."""
+    return options.smoothing if method.measured else 0.0
+
+
+def _learned_stamp(method: str, weights) -> str | None:
+    """Cache key part of a learned row: the weights it reads (the shipped file for the shipped row and when
+    none are set; the fold files of a cross-validation run folder)."""
+    if "learned" not in method:
+        return None
+    from ..speech.audio2mouth import default_weights_path
+
+    if method.endswith("-shipped") or not weights:
+        return _file_stamp(default_weights_path())
+    if Path(weights).is_dir():
+        return ";".join(_file_stamp(f) for f in sorted((Path(weights) / "folds").glob("fold*.safetensors")))
+    return _file_stamp(weights)
 
 
 def _jsonable(value):
@@ -334,8 +360,8 @@ def run_clip(video, options: LipsyncOptions, methods: list[LipsyncMethod], recog
         result.real["recognition"] = speech.metadata.get("method")
     tiles = {"real speaker": list(real["tiles"])}
     for method in methods:
-        signature = _signature(method.name, options.engine, options.size, options.smoothing, options.max_lag,
-                               _file_stamp(options.audio2mouth_weights) if "learned" in method.name else None)
+        signature = _signature(method.name, options.engine, options.size, _smoothing(method, options), options.max_lag,
+                               _learned_stamp(method.name, options.audio2mouth_weights))
         row = cache.load_json(method.name, signature)
         stored_tiles = cache.load_npz(method.name, signature) if row is not None and method.rendered else {}
         if row is None or stored_tiles is None:
@@ -373,7 +399,7 @@ def _run_method(method: LipsyncMethod, clip: ClipSpeech, path: Path, options: Li
     template = method.build(clip)
     build_seconds = time.perf_counter() - built
     intended = template_gap(template)
-    rendered = render_gaps(first_frame(path), template, options, set(keep))
+    rendered = render_gaps(first_frame(path), template, options, set(keep), _smoothing(method, options))
     curve = rendered["gap"]
     row = compare(curve, real_gap, fps, options.max_lag)
     row["r_best_template"] = lm.best_lag(intended, real_gap, fps, options.max_lag)["r_best"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -38,8 +39,9 @@ class ClipSpeech:
             False), for the ceiling rows only; methods driven by audio must not read them.
         real_present: ``(N,)`` bool.
         real_blendshapes: ``(N, 52)`` MediaPipe blendshapes of the real frames.
-        settings: protocol settings the methods read (``audio2mouth_weights``: a weights file, or None
-            for the shipped model).
+        settings: protocol settings the methods read (``audio2mouth_weights``: a weights file, a
+            cross-validation run folder whose fold models are chosen per clip so that no clip is scored by a
+            model that saw its speaker (:func:`fold_weights`), or None for the shipped model).
         shared: results one method computes and another reuses (the recognised phones).
     """
 
@@ -78,6 +80,8 @@ class LipsyncMethod:
         requires: ``settings -> str | None``: why the method cannot run here (a missing module or
             model), or None; ``settings`` as :attr:`ClipSpeech.settings`.
         description: one line for the results' notes.
+        measured: ``build`` gives measured landmarks (the real speaker's), which the pipeline smooths like a
+            video driver's; synthetic motion is rendered unsmoothed, as ``animate`` plays speech drivers.
     """
 
     name: str
@@ -87,6 +91,7 @@ class LipsyncMethod:
     rendered: bool = True
     requires: Callable[[dict], str | None] = lambda settings: None
     description: str = ""
+    measured: bool = False
 
     def unavailable(self, settings: dict | None = None) -> str | None:
         return self.requires(settings or {})
@@ -221,50 +226,95 @@ def build_phones(clip: ClipSpeech):
 
 # --- Learned audio → mouth ------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=8)
 def _audio2mouth(weights: str | None):
-    from pathlib import Path
+    from ..speech.learned_mouth import audio2mouth_model
 
-    from ..speech.audio2mouth import Audio2Mouth
-
-    return Audio2Mouth.load(Path(weights) if weights else None)
+    return audio2mouth_model(weights)
 
 
-def _weights(settings: dict) -> str | None:
+@functools.lru_cache(maxsize=2)
+def fold_weights(run_folder: str) -> dict[str, str]:
+    """``{clip name: fold weights file}`` of a cross-validation run folder (``folds/fold<k>.safetensors``
+    written by :mod:`headshot.train.audio2mouth`, each naming the clips it never saw in its metadata)."""
+    import json
+
+    from safetensors import safe_open
+
+    from ..errors import HeadshotError
+
+    files = sorted((Path(run_folder) / "folds").glob("fold*.safetensors"))
+    if not files:
+        raise HeadshotError(f"no folds/fold*.safetensors in {run_folder} (an audio2mouth CV run folder)")
+    index = {}
+    for path in files:
+        with safe_open(str(path), framework="pt") as handle:
+            for clip in json.loads((handle.metadata() or {}).get("held_out_clips", "[]")):
+                index[clip] = str(path)
+    return index
+
+
+def _weights(settings: dict, clip_name: str | None = None, shipped: bool = False) -> str | None:
+    """The weights a learned row uses: None (the shipped model) for ``shipped`` rows or when no weights
+    are set; a weights file; or, for a CV run folder, the fold model that never saw ``clip_name``."""
     weights = settings.get("audio2mouth_weights")
-    return str(weights) if weights else None
+    if shipped or not weights:
+        return None
+    if Path(weights).is_dir():
+        from ..errors import HeadshotError
+
+        if clip_name is None:
+            return next(iter(fold_weights(str(weights)).values()))
+        folds = fold_weights(str(weights))
+        if clip_name not in folds:
+            raise HeadshotError(f"no fold model of {weights} held out {clip_name}")
+        return folds[clip_name]
+    return str(weights)
 
 
-def _needs_audio2mouth(settings: dict) -> str | None:
-    try:
-        _audio2mouth(_weights(settings))
-    except ImportError as error:
-        return f"audio → mouth model not importable ({error})"
-    except Exception as error:  # missing or mismatched weights: a note, not a crash
-        return f"audio → mouth model not loadable ({str(error).splitlines()[0]})"
-    return None
+def _requires_audio2mouth(shipped: bool):
+    def requires(settings: dict) -> str | None:
+        try:
+            _audio2mouth(_weights(settings, shipped=shipped))
+        except ImportError as error:
+            return f"audio → mouth model not importable ({error})"
+        except Exception as error:  # missing or mismatched weights: a note, not a crash
+            return f"audio → mouth model not loadable ({str(error).splitlines()[0]})"
+        return None
+    return requires
 
 
-def learned_curves(clip: ClipSpeech) -> dict[str, np.ndarray]:
-    """The learned model's per-frame curves for the clip's audio (computed once per clip)."""
-    if "learned" not in clip.shared:
-        model = _audio2mouth(_weights(clip.settings))
+_needs_audio2mouth = _requires_audio2mouth(False)
+
+
+def learned_curves(clip: ClipSpeech, shipped: bool = False) -> tuple[dict[str, np.ndarray], object]:
+    """The learned model's per-frame curves for the clip's audio and the model (once per clip and model)."""
+    key = "learned-shipped" if shipped else "learned"
+    if key not in clip.shared:
+        model = _audio2mouth(_weights(clip.settings, clip.name, shipped))
         curves = model.predict(np.asarray(clip.samples, np.float32), clip.sample_rate, clip.fps)
-        clip.shared["learned"] = {k: np.asarray(v, np.float64)[:clip.audio_frames] for k, v in curves.items()}
-    return clip.shared["learned"]
+        clip.shared[key] = ({k: np.asarray(v, np.float64)[:clip.audio_frames] for k, v in curves.items()}, model)
+    return clip.shared[key]
+
+
+def _learned_jaw(clip: ClipSpeech, shipped: bool = False) -> np.ndarray:
+    """The model's jaw (1 = the speech motion's open "a"), as ``animate --audio`` computes it."""
+    from ..speech.learned_mouth import jaw_from_curves
+    from ..speech.motion import DEFAULT_MOUTH_RANGE
+
+    curves, model = learned_curves(clip, shipped)
+    jaw = jaw_from_curves(curves, dict(zip(model.curves, model.config.rest))["lip_gap"], DEFAULT_MOUTH_RANGE)
+    out = np.zeros(clip.audio_frames)
+    out[:min(len(out), len(jaw))] = jaw[:len(out)]
+    return out
 
 
 def mouth_from_learned(clip: ClipSpeech) -> dict[str, np.ndarray]:
-    """Adapter (ours, until speech motion takes the model's curves itself): the model's curves → rig
-    channels. ``jaw`` puts the predicted lip gap above the model's closed mouth on the source's own
-    mouth (``lip_gap / mouth range`` of an open "a" gives jaw 1); ``close`` shuts the lips when the
-    predicted gap is under 0.02; rounding, spreading, the lower lip's tuck and the upper lip's raise are
-    the model's funnel/pucker, stretch, roll-lower and upper-up blendshapes, each above its rest value over
-    its typical range."""
-    from ..speech.motion import DEFAULT_MOUTH_RANGE
-
-    curves = learned_curves(clip)
-    model = _audio2mouth(_weights(clip.settings))
+    """The model's curves → rig channels, without phones: ``jaw`` from the lip gap (as ``animate --audio``);
+    ``close`` shuts the lips when the predicted gap is under 0.02; rounding, spreading, the lower lip's tuck
+    and the upper lip's raise are the model's funnel/pucker, stretch, roll-lower and upper-up blendshapes,
+    each above its rest value over its typical range."""
+    curves, model = learned_curves(clip)
     rest = dict(zip(model.curves, model.config.rest))
     spread = dict(zip(model.curves, model.config.spread))
 
@@ -273,8 +323,7 @@ def mouth_from_learned(clip: ClipSpeech) -> dict[str, np.ndarray]:
             return np.zeros(clip.audio_frames)
         return np.clip((curves[name] - rest[name]) / max(spread[name], 1e-6), 0.0, 1.1)
 
-    gap = np.maximum(curves["lip_gap"] - rest.get("lip_gap", 0.0), 0.0)
-    return {"jaw": gap / DEFAULT_MOUTH_RANGE,
+    return {"jaw": _learned_jaw(clip),
             "close": np.clip((0.02 - curves["lip_gap"]) / 0.02, 0.0, 1.0),
             "round": np.maximum(above_rest("mouthFunnel"), above_rest("mouthPucker")),
             "stretch": above_rest("mouthStretch"), "tuck": above_rest("mouthRollLower"),
@@ -282,7 +331,7 @@ def mouth_from_learned(clip: ClipSpeech) -> dict[str, np.ndarray]:
 
 
 def build_learned(clip: ClipSpeech):
-    """Learned audio → mouth curves on the source's mouth through :func:`mouth_from_learned` (head still)."""
+    """Learned audio → mouth curves alone on the source's mouth through :func:`mouth_from_learned` (head still)."""
     from ..motion.rig import RigCurves
 
     mouth = mouth_from_learned(clip)
@@ -290,37 +339,56 @@ def build_learned(clip: ClipSpeech):
     curves.jaw = mouth.pop("jaw") * _jaw_gain(clip)
     for name, values in mouth.items():
         setattr(curves, name, values)
-    return _template(clip, curves, {"creator": "lipsync learned audio2mouth (adapter)"})
+    return _template(clip, curves, {"creator": "lipsync learned audio2mouth alone"})
+
+
+def _phones_learned(clip: ClipSpeech, shipped: bool):
+    """What ``animate --audio`` makes: :func:`headshot.speech.motion.speech_motion` of the recognised phones
+    (lip gestures, head, blinks) with the learned jaw."""
+    from ..speech.motion import speech_motion
+
+    return speech_motion(recognised_speech(clip), clip.source_landmarks, clip.frame_size, clip.fps,
+                         prosody=_prosody(clip, clip.audio_frames), jaw=_learned_jaw(clip, shipped))
 
 
 def build_phones_learned(clip: ClipSpeech):
-    """Phones for timing-critical lip gestures (closures, lip-teeth contact, rounding) and head/eyes;
-    the learned model for how far the jaw opens."""
-    _, curves = _phone_curves(clip)
-    mouth = mouth_from_learned(clip)
-    count = min(curves.frames, len(mouth["jaw"]))
-    curves.jaw[:count] = mouth["jaw"][:count] * _jaw_gain(clip)
-    return _template(clip, curves, {"creator": "lipsync phones + learned jaw"})
+    """Phones for the lip gestures, head and eyes; the learned model for the jaw (``animate --audio``)."""
+    return _phones_learned(clip, shipped=False)
+
+
+def build_phones_learned_shipped(clip: ClipSpeech):
+    """:func:`build_phones_learned` with the shipped model, whatever ``audio2mouth_weights`` says."""
+    return _phones_learned(clip, shipped=True)
 
 
 def _needs_both(settings: dict) -> str | None:
     return _needs_recognizer(settings) or _needs_audio2mouth(settings)
 
 
+def _needs_both_shipped(settings: dict) -> str | None:
+    return _needs_recognizer(settings) or _requires_audio2mouth(True)(settings)
+
+
 METHODS: list[LipsyncMethod] = [
     LipsyncMethod("phones", "phones → speech motion", "method", build_phones, requires=_needs_recognizer,
                   description="recognize_phones (PocketSphinx, no transcript) → speech_motion (coarticulation, "
                               "head, blinks) with the recogniser's prosody (loudness, pitch, pauses)"),
-    LipsyncMethod("learned", "learned audio → mouth", "method", build_learned, requires=_needs_audio2mouth,
-                  description="Audio2Mouth curves → rig through this protocol's adapter (lip gap → jaw, "
+    LipsyncMethod("learned", "learned audio → mouth alone", "method", build_learned, requires=_needs_audio2mouth,
+                  description="Audio2Mouth curves alone → rig (lip gap → jaw, gap < 0.02 → closed lips, "
                               "funnel/pucker → round, ...); head still"),
-    LipsyncMethod("phones+learned", "phones + learned jaw", "method", build_phones_learned, requires=_needs_both,
-                  description="speech_motion of the phones with its jaw replaced by the learned lip gap"),
+    LipsyncMethod("phones+learned", "phones + learned jaw (animate --audio)", "method", build_phones_learned,
+                  requires=_needs_both,
+                  description="what animate --audio does: speech_motion of the recognised phones (lip gestures, "
+                              "head, blinks) with the jaw from the learned lip gap"),
+    LipsyncMethod("phones+learned-shipped", "phones + learned jaw, shipped model (seen in training)", "method",
+                  build_phones_learned_shipped, requires=_needs_both_shipped,
+                  description="as phones + learned jaw, with the shipped weights, which were trained on every "
+                              "dev clip but vox2_7312_man_beard's: in-sample, an upper bound"),
     LipsyncMethod("energy", "energy envelope (baseline)", "baseline", build_energy,
                   description="jaw ∝ RMS energy / its 95th percentile (40 ms windows), head still"),
     LipsyncMethod("talk", "talk preset (baseline)", "baseline", build_talk,
                   description="procedural --motion talk, as long as the audio; does not listen to it"),
-    LipsyncMethod("real", "real motion → renderer (ceiling)", "ceiling", build_real_motion,
+    LipsyncMethod("real", "real motion → renderer (ceiling)", "ceiling", build_real_motion, measured=True,
                   description="the speaker's own tracked landmarks as the driver: what rendering and "
                               "landmarking keep of a perfect motion"),
     LipsyncMethod("energy-curve", "energy envelope, not rendered", "baseline", energy_curve, rendered=False,

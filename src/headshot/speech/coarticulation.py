@@ -41,6 +41,7 @@ from .timeline import Phone
 from .visemes import REST, Articulation, articulations, stress_of
 
 MOUTH_CHANNELS = ("jaw", "round", "spread", "close", "tuck", "upper_lip")
+DEFAULT_MOUTH_RANGE = 0.30  # inner-lip gap / inter-ocular distance on an open "a" (conversational: 0.25-0.35)
 
 
 @dataclass(frozen=True)

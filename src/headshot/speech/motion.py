@@ -40,11 +40,11 @@ from ..motion.presets import blink_curve, bump, sway
 from ..motion.retarget import region_weights
 from ..motion.rig import FaceRig, RigCurves, blendshapes, smoothstep
 from ..motion.template import MotionTemplate
-from .coarticulation import Coarticulation, MouthCurves, frame_count, mouth_curves
+from .coarticulation import DEFAULT_MOUTH_RANGE, Coarticulation, MouthCurves, frame_count, mouth_curves
+from .learned_mouth import combine_mouth
 from .timeline import Phone, Speech
 from .visemes import is_pause, is_vowel, stress_of
 
-DEFAULT_MOUTH_RANGE = 0.30  # inner-lip gap / inter-ocular distance on an open "a" (conversational: 0.25-0.35)
 MIN_PAUSE = 0.15  # seconds of silence that end a phrase
 MAX_SECONDS = 600.0
 
@@ -231,13 +231,29 @@ def _eye_curves(curves: RigCurves, rng: np.random.Generator, times: np.ndarray, 
     curves.brows = np.minimum(curves.brows, 1.0)
 
 
+def pause_closure(pause: np.ndarray, fps: float, ramp: float = 0.1) -> np.ndarray:
+    """Per-frame lip closure ``(N,)`` in [0, 1] for the pauses of a pause mask: 1 inside every pause of at
+    least :data:`MIN_PAUSE`, ramping up and down over ``ramp`` seconds inside it; 0 elsewhere."""
+    pause = np.asarray(pause, bool)
+    out = np.zeros(len(pause))
+    steps = max(1, round(ramp * fps))
+    for start, stop in _runs(pause):
+        if stop - start < MIN_PAUSE * fps:
+            continue
+        index = np.arange(stop - start)
+        out[start:stop] = smoothstep(np.minimum(index + 1, stop - start - index) / (steps + 1))
+    return out
+
+
 def _mouth_into(curves: RigCurves, mouth: MouthCurves, rig: FaceRig, mouth_range: float,
-                expression_scale: float) -> None:
+                expression_scale: float, pause: np.ndarray | None = None) -> None:
     """The mouth channels of ``curves`` from ``mouth`` on ``rig``'s face.
 
     On a source whose mouth is open at rest the lips cannot close by themselves: a closure (p b m) also
     raises the jaw by :meth:`FaceRig.jaw_to_close` (0 on a shut mouth: such sources are unchanged), in
-    step with the gesture, so that the chin comes up with the lower lip."""
+    step with the gesture, so that the chin comes up with the lower lip. On such a source the lips also
+    close in the pauses of ``pause`` (a per-frame mask; :func:`pause_closure`): a speaker rests with the
+    mouth shut, whatever the photo caught."""
     curves.jaw = mouth.jaw * rig.jaw_for_opening(mouth_range) * expression_scale
     curves.round = mouth.round * expression_scale
     curves.stretch = mouth.spread * expression_scale
@@ -246,14 +262,26 @@ def _mouth_into(curves: RigCurves, mouth: MouthCurves, rig: FaceRig, mouth_range
     curves.tuck = mouth.tuck * min(1.0, expression_scale)
     closed_jaw = rig.jaw_to_close()
     if closed_jaw:
+        if pause is not None:
+            resting = pause_closure(pause, mouth.fps)[:mouth.frames] * min(1.0, expression_scale)
+            curves.close[:len(resting)] = np.maximum(curves.close[:len(resting)], resting)
         curves.jaw = curves.jaw + closed_jaw * curves.close
+
+
+def speech_pauses(phones: Sequence[Phone], fps: float, frames: int, prosody: Prosody | None = None) -> np.ndarray:
+    """Per-frame pause mask ``(frames,)`` of a phone timeline (silence phones and uncovered time), and of
+    ``prosody``'s pause mask when given (resampled to ``frames`` at ``fps``)."""
+    prosody = Prosody.of(prosody)
+    if prosody is not None:
+        prosody = prosody.resampled(frames, fps)
+    return _pauses(list(phones), float(fps), int(frames), prosody)
 
 
 def speech_curves(speech: Speech | Sequence[Phone], source_landmarks: np.ndarray, fps: float = 25.0, *,
                   alphabet: str | None = None, prosody: Prosody | Mapping | None = None,
                   pose_scale: float = 1.0, expression_scale: float = 1.0,
                   mouth_range: float = DEFAULT_MOUTH_RANGE, seed: int = 0, head: bool = True,
-                  eyes: bool = True, params: Coarticulation | None = None) -> RigCurves:
+                  eyes: bool = True, params: Coarticulation | None = None, jaw: np.ndarray | None = None) -> RigCurves:
     """The face-rig curves of :func:`speech_motion` (see there for the arguments), for
     :class:`headshot.motion.rig.FaceRig` on the same source."""
     phones, alphabet, seconds, _ = _timeline(speech, alphabet)
@@ -269,10 +297,12 @@ def speech_curves(speech: Speech | Sequence[Phone], source_landmarks: np.ndarray
         low, high = np.percentile(prosody.energy[~pause], [10, 95])
         loudness = np.clip((prosody.energy - low) / max(high - low, 1e-9), 0.0, 1.0)
     mouth = mouth_curves(phones, fps, alphabet=alphabet, frames=frames, loudness=loudness, params=params)
+    if jaw is not None:
+        mouth = combine_mouth(mouth, jaw)
 
     rig = FaceRig(source_landmarks)
     curves = RigCurves(frames)
-    _mouth_into(curves, mouth, rig, mouth_range, expression_scale)
+    _mouth_into(curves, mouth, rig, mouth_range, expression_scale, pause)
     rng_head, rng_eyes = (np.random.default_rng([seed, stream]) for stream in (1, 2))
     syllables = _syllables(phones, alphabet, fps, prosody)
     phrases: list[tuple[float, float]] = []
@@ -300,7 +330,7 @@ def speech_motion(speech: Speech | Sequence[Phone], source_landmarks: np.ndarray
                   fps: float = 25.0, *, alphabet: str | None = None, prosody: Prosody | Mapping | None = None,
                   pose_scale: float = 1.0, expression_scale: float = 1.0,
                   mouth_range: float = DEFAULT_MOUTH_RANGE, seed: int = 0, head: bool = True, eyes: bool = True,
-                  params: Coarticulation | None = None) -> MotionTemplate:
+                  params: Coarticulation | None = None, jaw: np.ndarray | None = None) -> MotionTemplate:
     """Face motion for speech, made from the source's own face (like the presets).
 
     Args:
@@ -320,6 +350,8 @@ def speech_motion(speech: Speech | Sequence[Phone], source_landmarks: np.ndarray
         head: move the head (nods, phrase postures, sway).
         eyes: blink and raise the brows.
         params: coarticulation parameters (:class:`~headshot.speech.coarticulation.Coarticulation`).
+        jaw: per-frame jaw opening ``(frames,)`` (1 = an open "a") that replaces the phones' jaw, e.g. the
+            learned model's (:func:`headshot.speech.learned_mouth.learned_jaw`); lip gestures stay the phones'.
 
     Returns a :class:`MotionTemplate` whose frame 0 is exactly ``source_landmarks`` (use it as the
     relative reference; a timeline that speaks at t = 0 loses that first frame's mouth) and whose
@@ -335,8 +367,8 @@ def speech_motion(speech: Speech | Sequence[Phone], source_landmarks: np.ndarray
     if seconds > MAX_SECONDS:
         raise HeadshotError(f"speech is {seconds:.0f} s long; speech motion is limited to {MAX_SECONDS:.0f} s")
     curves = speech_curves(speech, source, fps, alphabet=alphabet, prosody=prosody, pose_scale=pose_scale,
-                                expression_scale=expression_scale, mouth_range=mouth_range, seed=seed,
-                                head=head, eyes=eyes, params=params)
+                           expression_scale=expression_scale, mouth_range=mouth_range, seed=seed,
+                           head=head, eyes=eyes, params=params, jaw=jaw)
     metadata = {"creator": "headshot speech", "speech": info, "seed": int(seed), "pose_scale": float(pose_scale),
                 "expression_scale": float(expression_scale), "mouth_range": float(mouth_range)}
     return MotionTemplate(fps=fps, frame_size=tuple(frame_size), landmarks=FaceRig(source).landmarks(curves),
@@ -358,13 +390,15 @@ class SpeechMouth:
         mouth: per-frame mouth curves (:func:`~headshot.speech.coarticulation.mouth_curves`), computed at
             the driver's frame rate.
         mouth_range, expression_scale: as in :func:`speech_motion`.
+        pause: per-frame pause mask (:func:`speech_pauses`): a mouth open in the photo closes in pauses.
     """
 
     def __init__(self, source_landmarks: np.ndarray, mouth: MouthCurves, *,
-                 mouth_range: float = DEFAULT_MOUTH_RANGE, expression_scale: float = 1.0):
+                 mouth_range: float = DEFAULT_MOUTH_RANGE, expression_scale: float = 1.0,
+                 pause: np.ndarray | None = None):
         self.rig = FaceRig(source_landmarks)
         self.curves = RigCurves(mouth.frames)
-        _mouth_into(self.curves, mouth, self.rig, mouth_range, expression_scale)
+        _mouth_into(self.curves, mouth, self.rig, mouth_range, expression_scale, pause)
         self._lips = region_weights()["lips"][:, None]
 
     def __len__(self) -> int:
