@@ -17,8 +17,9 @@ full frame and the real full frame over the pixels outside the union of both fra
 generated full frame is the engine's 256² output pasted into the full source frame by the animate pipeline's
 :class:`headshot.face.paste.Paster` (the whole crop, feathered edge), so whatever an engine does to the
 background inside its crop is counted, and so is the rest of the frame (which the paste leaves as the source
-photo). The generated frame's person region comes from the landmarks detected in the output (the real frame's
-target landmarks when the face is lost). Clips framed so tightly that nothing is left outside the person
+photo). The generated frame's person region is the union of the columns around the face detected in the output
+(the real frame's target landmarks when the face is lost) and around the source photo's face: below the crop the
+paste leaves the source's own body where it was, and that is person, not background. Clips framed so tightly that nothing is left outside the person
 have no background L1 (NaN, left out of the pooled numbers). The unmoved-source baseline ("source" engine) pasted back is the
 source photo itself: its background L1 is what a still photo costs (camera motion, lighting, compression); an
 engine that bends the background around the head scores above it.
@@ -39,7 +40,7 @@ PERSON_ABOVE = 0.6
 FLAG_RATIO = 1.10
 BACKGROUND_REFERENCE = "source (unmoved)"
 # Bumped whenever the metric's definition changes: cached per-item results then no longer match.
-BACKGROUND_VERSION = 1
+BACKGROUND_VERSION = 2
 
 
 def person_columns(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -68,12 +69,13 @@ def background_mask(shape: tuple[int, ...], *landmark_sets: np.ndarray) -> np.nd
 
 
 def background_l1(generated: np.ndarray, real: np.ndarray, generated_landmarks: np.ndarray | None,
-                  real_landmarks: np.ndarray | None) -> float:
+                  real_landmarks: np.ndarray | None, *more_landmarks: np.ndarray) -> float:
     """Background L1 of one frame (see the module docstring): RGB uint8 full frames of equal shape, landmarks
-    in their pixels (``None``: that frame adds no person region). NaN when no background pixel is left."""
+    in their pixels (``None``: that frame adds no person region; ``more_landmarks``: more person regions, e.g.
+    the source photo's, whose body the paste leaves in the generated frame). NaN when no background is left."""
     if generated.shape != real.shape:
         raise ValueError(f"frames differ in shape: {generated.shape} vs {real.shape}")
-    mask = background_mask(real.shape, generated_landmarks, real_landmarks)
+    mask = background_mask(real.shape, generated_landmarks, real_landmarks, *more_landmarks)
     if not mask.any():
         return math.nan
     difference = np.abs(generated[mask].astype(np.int16) - real[mask].astype(np.int16))
@@ -89,21 +91,24 @@ def score_background(toolkit, outputs: list[np.ndarray], full) -> list[float]:
     from .data import EVAL_SIZE
 
     paster = Paster(full.source_frame, full.box, EVAL_SIZE)
+    source_landmarks = full.box.to_image(full.source_landmarks, EVAL_SIZE)
     values = []
     for output, real, real_crop_landmarks in zip(outputs, full.real_frames, full.real_landmarks):
         observation = toolkit.observe(output)
         generated_crop_landmarks = observation.landmarks if observation is not None else real_crop_landmarks
         values.append(background_l1(paster(output), real, full.box.to_image(generated_crop_landmarks, EVAL_SIZE),
-                                    full.box.to_image(real_crop_landmarks, EVAL_SIZE)))
+                                    full.box.to_image(real_crop_landmarks, EVAL_SIZE), source_landmarks))
     return values
 
 
 @dataclass
 class FullFrames:
     """What background scoring needs beyond the crops: the full source frame the outputs are pasted into (RGB
-    uint8), the evaluation box, the real full frames and the real frames' landmarks in crop pixels."""
+    uint8), its landmarks in crop pixels, the evaluation box, the real full frames and the real frames'
+    landmarks in crop pixels."""
 
     source_frame: np.ndarray
+    source_landmarks: np.ndarray
     box: object
     real_frames: list[np.ndarray]
     real_landmarks: list[np.ndarray]

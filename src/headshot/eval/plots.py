@@ -101,7 +101,7 @@ def _tile(image: np.ndarray, size: int = TILE) -> np.ndarray:
 
 def write_contact_sheet(path: Path, sheet: dict) -> None:
     """A PNG grid: one line per time step, columns as named in ``sheet['columns']`` (driver | source |
-    outputs... | real), with a header of column names."""
+    outputs... | real), with a header of column names; ``sheet['labels']`` (optional) is one text per line."""
     from PIL import Image, ImageDraw
 
     columns = sheet["columns"]
@@ -117,6 +117,10 @@ def write_contact_sheet(path: Path, sheet: dict) -> None:
     for line_index, line in enumerate(steps):
         for column_index, image in enumerate(line):
             canvas.paste(Image.fromarray(_tile(image)), (column_index * TILE, header + line_index * TILE))
+        if sheet.get("labels"):  # optional text per line, on the first tile
+            top = header + line_index * TILE
+            draw.rectangle((0, top, TILE - 1, top + 13), fill=(0, 0, 0))
+            draw.text((3, top + 1), sheet["labels"][line_index][:32], fill=(255, 255, 255))
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG", optimize=False)
     atomic_write_bytes(path, buffer.getvalue(), make_folders=True)

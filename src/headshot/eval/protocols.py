@@ -128,6 +128,9 @@ def measure(result: ItemResult, scene: Scene, rows: list[EngineRow], toolkit: To
     steps = scene.sheet_steps if scene.sheet_steps is not None else _sheet_steps(len(scene.targets))
     result.sheet = {"columns": ["driver", "source"],
                     "steps": [[scene.driver_frames[step], scene.source_crop] for step in steps]}
+    if YAW_CHANGE in result.context:  # each line says how far the head turned from the source
+        result.sheet["labels"] = [f"frame {result.frames[step]}, |dyaw| {result.context[YAW_CHANGE][step]:.0f} deg"
+                                  for step in steps]
     for row in rows:
         for position, rendering in enumerate(renders(row)):
             if rendering.same_as is not None:
@@ -254,7 +257,7 @@ def run_self_item(entry: dict, data_root: Path, rows: list[EngineRow], toolkit: 
     full_frames = [frames[index] for index in indices]
     scene = Scene(source_crop, source_landmarks, targets, full_frames, real_observations,
                   driver_landmarks=[box.to_image(t, EVAL_SIZE) for t in targets],
-                  full=FullFrames(frames[source_index], box, full_frames, targets),
+                  full=FullFrames(frames[source_index], source_landmarks, box, full_frames, targets),
                   sheet_steps=sheet_steps_by_yaw(result.context[YAW_CHANGE]) if protocol == "turned" else None,
                   **_ground_truth(toolkit, result, real_crops, real_observations))
     return measure(result, scene, rows, toolkit, lambda row: _render_row(row, scene))
@@ -317,7 +320,7 @@ def run_fewshot_item(entry: dict, data_root: Path, rows: list[EngineRow], shot_c
     targets = [o.landmarks for o in real_observations]
     full_frames = [frames[index] for index in indices]
     scene = Scene(shot_crops[0], shot_landmarks[0], targets, full_frames, real_observations,
-                  full=FullFrames(frames[shot_indices[0]], box, full_frames, targets),
+                  full=FullFrames(frames[shot_indices[0]], shot_landmarks[0], box, full_frames, targets),
                   **_ground_truth(toolkit, result, real_crops, real_observations))
 
     def renders(row: EngineRow) -> Iterable[Rendering]:

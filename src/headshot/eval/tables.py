@@ -56,8 +56,8 @@ tracks over the driver's (1 = as steady as the driver). FID (MNv2): Fréchet dis
 features, with a small covariance regularisation (few samples: biased upwards, compare only within this table).
 ms/frame: engine render time only. **bg L1** (background fidelity): L1 between the output pasted back into the
 full source frame and the real full frame, outside the person (a column 2× the face box wide, from 0.6 face
-heights above the top landmark to the frame bottom, union of both frames'; clips with no
-background left are not counted); see headshot.eval.background."""
+heights above the top landmark to the frame bottom; union of the output's, the source's and the real frame's;
+clips with no background left are not counted); see headshot.eval.background."""
 
 
 TITLES = {"self": "Self-reenactment (source = first frame, the clip drives; compared with real frames)",
