@@ -12,6 +12,7 @@ sample. This module is written from the published voice format; it does not use 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import threading
 import unicodedata
@@ -24,6 +25,7 @@ from .espeak import PHONEME_SEPARATOR, Clause
 from .timeline import PAUSE, Phone
 
 HOP_LENGTH = 256  # samples per spectrogram frame in every Piper (VITS) voice
+NOISE_SEED = "noise_seed"  # the input added to the voice's graph that seeds its sampling noise
 PAD, BOS, EOS, SPACE = "_", "^", "$", " "
 STRESS = {"ˈ": 1, "ˌ": 2}
 
@@ -126,11 +128,14 @@ class PiperVoice:
 
         Returns:
             (float32 waveform in [-1, 1], int frames per id); ``len(waveform) == frames.sum() * HOP_LENGTH``.
+            The same ids and scale give the same waveform, in any process and in any order of calls: the
+            voice's sampling noise is seeded from them (:func:`noise_seed`).
         """
         feeds = {
             "input": np.asarray([ids], dtype=np.int64),
             "input_lengths": np.asarray([len(ids)], dtype=np.int64),
             "scales": np.asarray([self.noise_scale, length_scale, self.noise_w], dtype=np.float32),
+            NOISE_SEED: np.asarray([noise_seed(ids, length_scale)], dtype=np.float32),
         }
         with self._lock:  # one utterance at a time: the session already uses all its threads
             audio, frames = self._session.run(None, feeds)
@@ -187,8 +192,62 @@ class PiperVoice:
         return phones
 
 
+def noise_seed(ids: list[int], length_scale: float) -> float:
+    """The seed of an utterance's sampling noise: a hash of its phoneme ids and duration scale (so of the
+    text, voice and rate), small enough to be exact in float32."""
+    digest = hashlib.sha256(np.asarray(ids, np.int64).tobytes() + np.float32(length_scale).tobytes()).digest()
+    return float(int.from_bytes(digest[:2], "little"))
+
+
+def _seeded_normal(node, index: int) -> list:
+    """Nodes that replace a ``RandomNormalLike`` with standard normal noise of its input's shape computed
+    from the graph input :data:`NOISE_SEED` (a sine hash and Box-Muller): the same seed, the same noise.
+    onnxruntime's own random kernels keep their state across calls, so a voice that is loaded once and
+    speaks many sentences would otherwise never say one twice the same way."""
+    from onnx import TensorProto, helper
+
+    name = f"/seeded_noise{index}"
+    out = node.output[0]
+
+    def const(suffix: str, value, dtype=TensorProto.FLOAT):
+        return helper.make_node("Constant", [], [f"{name}/{suffix}"],
+                                value=helper.make_tensor(f"{name}/{suffix}_value", dtype, [], [value]))
+
+    nodes = [
+        helper.make_node("Shape", [node.input[0]], [f"{name}/shape"]),
+        helper.make_node("ReduceProd", [f"{name}/shape"], [f"{name}/count"], keepdims=0),
+        const("zero", 0, TensorProto.INT64), const("one", 1, TensorProto.INT64),
+        helper.make_node("Range", [f"{name}/zero", f"{name}/count", f"{name}/one"], [f"{name}/index"]),
+        helper.make_node("Cast", [f"{name}/index"], [f"{name}/x"], to=TensorProto.FLOAT),
+        const("offset", 1000.0 * index),
+        helper.make_node("Add", [NOISE_SEED, f"{name}/offset"], [f"{name}/seed"]),
+    ]
+    uniforms = []
+    for k, (step, scale) in enumerate(((12.9898, 43758.5453), (78.233, 24634.6345))):
+        u = f"{name}/u{k}"
+        nodes += [const(f"step{k}", step), const(f"scale{k}", scale),
+                  helper.make_node("Mul", [f"{name}/x", f"{name}/step{k}"], [f"{u}/a"]),
+                  helper.make_node("Add", [f"{u}/a", f"{name}/seed"], [f"{u}/b"]),
+                  helper.make_node("Sin", [f"{u}/b"], [f"{u}/c"]),
+                  helper.make_node("Mul", [f"{u}/c", f"{name}/scale{k}"], [f"{u}/d"]),
+                  helper.make_node("Floor", [f"{u}/d"], [f"{u}/e"]),
+                  helper.make_node("Sub", [f"{u}/d", f"{u}/e"], [u])]
+        uniforms.append(u)
+    nodes += [const("tiny", 1e-6), const("minus_two", -2.0), const("two_pi", 6.2831853),
+              helper.make_node("Add", [uniforms[0], f"{name}/tiny"], [f"{name}/u0p"]),
+              helper.make_node("Log", [f"{name}/u0p"], [f"{name}/log"]),
+              helper.make_node("Mul", [f"{name}/log", f"{name}/minus_two"], [f"{name}/r2"]),
+              helper.make_node("Sqrt", [f"{name}/r2"], [f"{name}/r"]),
+              helper.make_node("Mul", [uniforms[1], f"{name}/two_pi"], [f"{name}/angle"]),
+              helper.make_node("Cos", [f"{name}/angle"], [f"{name}/cos"]),
+              helper.make_node("Mul", [f"{name}/r", f"{name}/cos"], [f"{name}/z"]),
+              helper.make_node("Reshape", [f"{name}/z", f"{name}/shape"], [out])]
+    return nodes
+
+
 def _session_with_durations(model_path: str, threads: int):
-    """An onnxruntime session of the voice with the frames-per-id tensor (the ``Ceil`` output) exposed."""
+    """An onnxruntime session of the voice with the frames-per-id tensor (the ``Ceil`` output) exposed and
+    its sampling noise seeded by the extra input :data:`NOISE_SEED` (:func:`_seeded_normal`)."""
     import onnx
     import onnxruntime
 
@@ -197,6 +256,16 @@ def _session_with_durations(model_path: str, threads: int):
     if len(ceil) != 1:
         raise ValueError(f"{model_path}: expected one Ceil (duration rounding) node, found {len(ceil)}")
     model.graph.output.append(onnx.helper.make_tensor_value_info(ceil[0].output[0], onnx.TensorProto.FLOAT, None))
+    model.graph.input.append(onnx.helper.make_tensor_value_info(NOISE_SEED, onnx.TensorProto.FLOAT, [1]))
+    nodes, replaced = [], 0
+    for node in model.graph.node:  # topological order is kept: each replacement sits where its node was
+        if node.op_type == "RandomNormalLike":
+            nodes += _seeded_normal(node, replaced)
+            replaced += 1
+        else:
+            nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
