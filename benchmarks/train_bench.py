@@ -6,6 +6,7 @@ Data come from a prepared dataset (``--data``) or, by default, two dev clips pre
 
     python benchmarks/train_bench.py                       # tiny + landmarks (default) configs, CPU
     python benchmarks/train_bench.py --device cuda         # on a GPU (bf16 autocast)
+    python benchmarks/train_bench.py --configs configs/default_cpu.yaml   # warp-guided (stored guides)
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def prepared_dev_clips(folder: Path, size: int) -> Path:
         if not (videos / name).exists():
             os.symlink(DEV / "videos" / name, videos / name)
     prepare_dataset(videos, folder / "dataset", size=size, every=2, max_frames=40, progress=False)
+    from headshot.train.guides import add_guides
+
+    add_guides(folder / "dataset", 20, progress=False)  # what headshot prepare --guides 20 stores
     return folder / "dataset"
 
 
@@ -43,8 +47,10 @@ def bench(config: Path, data: Path, device: str, steps: int, warmup: int, batch_
     model_cfg, cfg = load_config(config)
     if batch_size:
         cfg = cfg.updated({"batch_size": batch_size})
+    # warp-guided configs need the guide input (it crashed without): stored in the shards by
+    # headshot prepare --guides (benchmarks use them when present), else rendered per episode
     dataset = EpisodeDataset(data, shots=cfg.shots, image_size=model_cfg.image_size, split="all",
-                             sketch=model_cfg.sketch)
+                             sketch=model_cfg.sketch, warp_guided=model_cfg.warp_guided)
     context = DistributedContext(device=torch.device(device))
     trainer = Trainer(model_cfg, cfg, dataset.num_videos, context)
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size,

@@ -27,15 +27,24 @@ def register(app: typer.Typer) -> None:
         cluster: Optional[str] = typer.Option(None, "--cluster", help="Spread the clips over a Ray cluster: auto, "
                                               "local or an address (head:6379); folders on a path every node "
                                               "sees; needs pip install 'headshot[cluster]'. Ignores --workers."),
+        guides: int = typer.Option(0, help="Also store N warp guides per clip for warp-guided models "
+                                           "(computed once here instead of once per training episode)."),
     ) -> None:
         """Detect, crop and store the faces of a folder of talking-head videos as a training set."""
+        from ..errors import InputError
         from .prepare import prepare_dataset
 
+        if guides < 0:
+            raise InputError(f"--guides must be 0 or more, got {guides}")
         index = prepare_dataset(videos_dir, dataset_dir, size=size, workers=workers, every=every,
                                 max_frames=max_frames, cluster=cluster)
         frames = sum(record["frames"] for record in index["videos"])
         typer.echo(f"{len(index['videos'])} clips, {frames} frames in {dataset_dir} "
                    f"({len(index['failures'])} failed, listed in index.json)")
+        if guides:
+            from .guides import add_guides
+
+            typer.echo(f"{add_guides(dataset_dir, guides)} warp guides written")
         for failure in index["failures"]:
             typer.echo(f"  skipped {failure['clip']}: {failure['error']}")
 

@@ -69,13 +69,18 @@ class _ShardCache:
         self.bytes = 0
         self.items: collections.OrderedDict[str, tuple] = collections.OrderedDict()
 
-    def get(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def get(self, path: Path) -> tuple[np.ndarray, ...]:
+        """``(jpeg, offsets, landmarks, guide_jpeg, guide_offsets, guide_pairs)``; the guide arrays are empty
+        when the shard has none (see :mod:`headshot.train.guides`)."""
         key = str(path)
         if key in self.items:
             self.items.move_to_end(key)
             return self.items[key]
         with np.load(path, allow_pickle=False) as shard:
-            item = (shard["jpeg"], shard["offsets"], shard["landmarks"])
+            guides = ((shard["guide_jpeg"], shard["guide_offsets"], shard["guide_pairs"])
+                      if "guide_pairs" in shard.files else
+                      (np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros((0, 2), np.int32)))
+            item = (shard["jpeg"], shard["offsets"], shard["landmarks"], *guides)
         self.items[key] = item
         self.bytes += sum(array.nbytes for array in item)
         while self.bytes > self.max_bytes and len(self.items) > 1:
@@ -115,7 +120,9 @@ class EpisodeDataset(torch.utils.data.Dataset):
         seed: seed of the episode stream used by integer indexing.
         clips: optional list of clip keys to keep (e.g. one clip for an overfit test).
         max_frames: use only the first ``max_frames`` frames of each clip (None: all).
-        warp_guided: also return ``guide``, the warp engine's rendering of shot 0 at the target's landmarks.
+        warp_guided: also return ``guide``, the warp engine's rendering of shot 0 at the target's landmarks
+            with the target frame as the driver (:mod:`headshot.train.guides`: stored in the shard by
+            ``headshot prepare --guides``, else rendered per episode).
         cache_bytes: per-process cache of shard data.
 
     Items: ``dataset[i]`` (episode ``i`` of epoch ``self.epoch``; for samplers such as
@@ -183,16 +190,45 @@ class EpisodeDataset(torch.utils.data.Dataset):
     def frames(self, clip_index: int, frame_indices) -> tuple[np.ndarray, np.ndarray]:
         """Frames ``(N, S, S, 3)`` RGB uint8 and landmarks ``(N, 478, 3)`` of one clip, at ``image_size``."""
         record = self.records[clip_index]
-        jpeg, offsets, landmarks = self._cache.get(self.root / record["shard"])
-        images = []
-        for frame in frame_indices:
-            image = cv2.imdecode(jpeg[offsets[frame]:offsets[frame + 1]], cv2.IMREAD_COLOR)
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-            if self.image_size != self.stored_size:
-                image = cv2.resize(image, (self.image_size, self.image_size), interpolation=cv2.INTER_AREA)
-            images.append(image)
+        jpeg, offsets, landmarks = self._cache.get(self.root / record["shard"])[:3]
+        images = [self._decode(jpeg, offsets, frame) for frame in frame_indices]
         points = landmarks[np.asarray(frame_indices)].astype(np.float32) * (self.image_size / self.stored_size)
         return np.stack(images), points
+
+    def _decode(self, jpeg: np.ndarray, offsets: np.ndarray, index: int) -> np.ndarray:
+        image = cv2.cvtColor(cv2.imdecode(jpeg[offsets[index]:offsets[index + 1]], cv2.IMREAD_COLOR),
+                             cv2.COLOR_BGR2RGB)
+        if self.image_size != self.stored_size:
+            image = cv2.resize(image, (self.image_size, self.image_size), interpolation=cv2.INTER_AREA)
+        return image
+
+    def stored_guides(self, clip_index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(guide_jpeg, guide_offsets, guide_pairs, usable)`` of a clip: its stored guides and the indices
+        of those whose two frames are usable (``max_frames``)."""
+        guide_jpeg, guide_offsets, pairs = self._cache.get(self.root / self.records[clip_index]["shard"])[3:]
+        usable = np.flatnonzero((pairs < self.clip_length(clip_index)).all(axis=1))
+        return guide_jpeg, guide_offsets, pairs, usable
+
+    def _choose(self, clip_index: int, rng: np.random.Generator) -> tuple[np.ndarray, int | None]:
+        """Frames of an episode (shots then target) and the stored guide whose pair is (shot 0, target)."""
+        count = self.clip_length(clip_index)
+        guide = None
+        if self.warp_guided:
+            _, _, pairs, usable = self.stored_guides(clip_index)
+            if len(usable):
+                guide = int(usable[rng.integers(len(usable))])
+        if guide is not None:
+            source, target = (int(v) for v in pairs[guide])
+            others = np.setdiff1d(np.arange(count), [source, target])
+            extra = rng.choice(others, self.shots - 1, replace=len(others) < self.shots - 1) if self.shots > 1 \
+                else np.zeros(0, int)
+            return np.concatenate([[source], extra, [target]]).astype(int), guide
+        if count >= self.shots + 1:
+            return rng.choice(count, self.shots + 1, replace=False), None
+        # short clip: distinct target, shots drawn with replacement from the rest
+        target = rng.integers(count)
+        others = np.delete(np.arange(count), target)
+        return np.concatenate([rng.choice(others, self.shots, replace=True), [target]]), None
 
     def clip_length(self, clip_index: int) -> int:
         """Number of usable frames of a clip (after ``max_frames``)."""
@@ -205,16 +241,21 @@ class EpisodeDataset(torch.utils.data.Dataset):
         else:
             clip_index, seed = int(item), episode_seed(self.seed, self.epoch * len(self) + int(item))
         rng = np.random.default_rng(seed)
-        count = self.clip_length(clip_index)
-        if count >= self.shots + 1:
-            chosen = rng.choice(count, self.shots + 1, replace=False)
-        else:  # short clip: distinct target, shots drawn with replacement from the rest
-            target = rng.integers(count)
-            others = np.delete(np.arange(count), target)
-            chosen = np.concatenate([rng.choice(others, self.shots, replace=True), [target]])
+        chosen, stored_guide = self._choose(clip_index, rng)
         images, landmarks = self.frames(clip_index, chosen)
-        if self.augment:
-            images, landmarks = _augment(images, landmarks, rng)
+        guide = None
+        if self.warp_guided:
+            if stored_guide is not None:
+                guide_jpeg, guide_offsets = self.stored_guides(clip_index)[:2]
+                guide = self._decode(guide_jpeg, guide_offsets, stored_guide)
+            else:  # no precomputed guides: the same recipe, per episode (slow: a segmentation each)
+                guide = warp_guide(images[0], landmarks[0], landmarks[-1], images[-1])
+        if self.augment:  # one draw for the whole episode, guide included
+            stack = images if guide is None else np.concatenate([images, guide[None]])
+            points = landmarks if guide is None else np.concatenate([landmarks, landmarks[-1:]])
+            stack, points = _augment(stack, points, rng)
+            images, landmarks = (stack, points) if guide is None else (stack[:-1], points[:-1])
+            guide = None if guide is None else stack[-1]
         sketches = draw_sketches(landmarks, self.image_size, self.sketch)
         episode = {
             "shots": torch.stack([_to_tensor(image) for image in images[:-1]]),
@@ -226,20 +267,25 @@ class EpisodeDataset(torch.utils.data.Dataset):
             "video_index": torch.tensor(self.video_index[clip_index], dtype=torch.int64),
             "clip_index": torch.tensor(clip_index, dtype=torch.int64),
         }
-        if self.warp_guided:
-            episode["guide"] = _to_tensor(warp_guide(images[0], landmarks[0], landmarks[-1]))
+        if guide is not None:
+            episode["guide"] = _to_tensor(guide)
         return episode
 
 
-def warp_guide(source: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> np.ndarray:
+def warp_guide(source: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray,
+               driver: np.ndarray | None = None) -> np.ndarray:
     """The warp engine's rendering of ``source`` (RGB uint8 crop) moved to ``target_landmarks``.
 
     This is the extra generator input of the ``warp-guided`` variant; at inference the neural engine
-    computes it the same way.
+    computes it the same way. ``driver``: the target frame (same crop, so ``target_landmarks`` are its
+    landmarks too), whose pixels fill an opening mouth as the driver video's do at inference; None: no
+    driver pixels (a motion template or preset).
     """
     engine = WarpEngine()
     engine.prepare(source, source_landmarks)
-    return engine.render(target_landmarks)
+    if driver is None:
+        return engine.render(target_landmarks)
+    return engine.render(target_landmarks, driver, target_landmarks)
 
 
 def _augment(images: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
