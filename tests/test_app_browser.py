@@ -175,3 +175,24 @@ def test_oversize_upload_gets_a_clear_message(page, tmp_path):
     upload(page, "animate-photos", big)
     message = toast_text(page, timeout_ms=30_000)
     assert "exceed the maximum allowed size" in message and "huge.jpg" in message
+
+
+def test_one_click_examples_animate_and_speak_the_astronaut(page, tmp_path):
+    page.locator("#animate-examples tr.tr-body").nth(1).click()  # astronaut, nod: runs on click
+    page.wait_for_function("() => { const v = document.querySelector('#animate-video video');"
+                           " return v && v.readyState >= 2 && v.duration > 3; }", timeout=240_000)
+    assert "marked" in page.locator("#animate-status textarea").input_value()
+
+    open_tab(page, "Say")
+    page.get_by_text("Hello! I am speaking from a single photo").first.click()
+    page.wait_for_function("() => { const v = document.querySelector('#say-video video');"
+                           " return v && v.readyState >= 2 && v.duration > 2; }", timeout=240_000)
+    status = page.locator("#say-status textarea").input_value()
+    assert "speech, voice joe" in status and "marked" in status
+    src = page.locator("#say-video video").get_attribute("src")
+    spoken = tmp_path / "say.mp4"
+    spoken.write_bytes(page.request.get(src).body())
+    report = verify_file(spoken)
+    assert report.marked and report.manifest.valid
+    assert report.manifest.settings["speech"]["voice"] == "joe"  # recorded as headshot say records it
+    assert page.outside == []
