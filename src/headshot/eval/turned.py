@@ -4,9 +4,9 @@
 portrait gives an engine. Every clip is scanned once (every ``turned_scan_stride``-th frame, the landmarker in
 image mode, yaw from its head-pose matrix by :func:`headshot.eval.metrics.euler_angles`); a clip qualifies when
 its largest |yaw| reaches ``turned_min_yaw`` (20°). Its source is that frame; ``turned_frames`` targets come
-from the rest of the clip (frames within ``turned_scan_stride`` of the source excluded), chosen evenly along
-the order of |yaw change from the source| so that small and large turns are both represented, then sorted by
-time. Everything else is self-reenactment (the same rows, from the template and from driver pixels, metrics,
+from the rest of the clip (frames within ``turned_scan_stride`` of the source excluded), spread evenly over the
+range of |yaw change from the source| (:func:`spread_by_value`), so that large turns, rare in a clip, are as well
+represented as small ones; they are scored in time order. Everything else is self-reenactment (the same rows, from the template and from driver pixels, metrics,
 baselines, background L1); the motion bins are yaw-change buckets (:data:`YAW_BUCKETS`), and the contact sheet
 shows the frames at several yaw changes. The scan is cached in ``<run>/cache/yaw/`` (per clip, keyed by the
 file's size and time and the stride); a run's ``manifest.json`` fixes the selection for later runs.
@@ -81,12 +81,26 @@ def turned_entry(item_id: str, relative: str, identity: str, track: list[tuple[i
     if keep.sum() < 2:
         return None
     candidates, changes = indices[keep], np.abs(yaws[keep] - source_yaw)
-    order = np.argsort(changes, kind="stable")
-    count = min(settings.turned_frames, len(order))
-    picks = order[np.unique(np.round(np.linspace(0, len(order) - 1, count)).astype(int))]
+    picks = spread_by_value(changes, settings.turned_frames)
     return {"id": item_id, "video": relative, "identity": identity, "source_frame": source,
             "source_yaw": round(source_yaw, 2), "max_abs_yaw": round(abs(source_yaw), 2),
             "frames": sorted(int(i) for i in candidates[picks])}
+
+
+def spread_by_value(values: np.ndarray, count: int) -> list[int]:
+    """Positions of up to ``count`` of ``values`` spread evenly over their range (for each of ``count`` evenly
+    spaced levels from the smallest to the largest value, the nearest value not taken yet): large yaw changes,
+    rare in a clip, get as many frames as small ones."""
+    values = np.asarray(values, np.float64)
+    count = min(count, len(values))
+    taken: list[int] = []
+    free = np.ones(len(values), bool)
+    for level in np.linspace(values.min(), values.max(), count):
+        distance = np.where(free, np.abs(values - level), np.inf)
+        position = int(np.argmin(distance))
+        free[position] = False
+        taken.append(position)
+    return taken
 
 
 def turned_entries(videos, settings, cache: Path | None, item_id, progress=None) -> list[dict]:
