@@ -125,7 +125,7 @@ def test_driver_brings_the_head_and_the_recording_the_mouth(tmp_path, dev_data, 
     spoken = streams(headshot.animate_to_file(photo, dev_data / DRIVER, tmp_path / "spoken.mp4", audio=speech,
                                               **common) and tmp_path / "spoken.mp4")
     assert len(plain["frames"]) == len(spoken["frames"]) == 50
-    # the 3 s recording is cut at the 2 s driver's end, to the AAC packet (1024 samples)
+    # --max-frames 50 cuts the 3 s recording at 2 s, to the AAC packet (1024 samples)
     assert abs(spoken["audio_seconds"] - spoken["video_seconds"]) <= 1024 / 16000
 
     # the head turns as with the driver alone; the mouth is another one
@@ -213,3 +213,28 @@ def test_speech_driver_keeps_curves_not_landmarks(astronaut):
     first = next(frames)
     assert np.allclose(first.landmarks, landmarks, atol=1e-3) and first.image is None  # frame 0 is at rest
     assert next(frames).landmarks.shape == (478, 3)
+
+
+def test_a_recording_longer_than_the_driver_plays_its_motion_back_and_forth(analyzer, astronaut):
+    """``--driver short.mp4 --audio long.wav``: the output lasts as long as the recording; past the driver's
+    end its motion plays backwards, then forwards (no jump back to its first pose)."""
+    from headshot.drivers import SpeechMouthDriver, TemplateDriver
+    from headshot.motion.presets import preset
+    from headshot.speech.coarticulation import mouth_curves
+    from headshot.speech.motion import SpeechMouth
+    from headshot.speech.timeline import Phone
+
+    source = analyzer.detect_one(astronaut).landmarks
+    inner = TemplateDriver(preset("nod", source, (512, 512), 25.0, seconds=1.0, seed=0), kind="preset")
+    n = inner.frame_count
+    mouth = SpeechMouth(source, mouth_curves([Phone("ˈɑ", 0.2, 3.0)], 25.0, frames=3 * n))
+    driver = SpeechMouthDriver(inner, mouth, Path("speech.wav"))
+    frames = list(driver)
+    assert driver.frame_count == len(frames) == 3 * n
+    assert [f.index for f in frames] == list(range(3 * n))
+    played = np.stack([f.landmarks for f in frames])
+    np.testing.assert_array_equal(played[n], played[n - 2])  # back from the end ...
+    np.testing.assert_array_equal(played[2 * n - 2], played[0])  # ... to the start, then forwards
+    steps = np.abs(np.diff(played, axis=0)).max(axis=(1, 2))
+    assert steps.max() <= np.abs(np.diff(played[:n], axis=0)).max(axis=(1, 2)).max() + 1e-6  # no jump
+    assert len(list(SpeechMouthDriver(inner, mouth, Path("speech.wav"), max_frames=n + 3))) == n + 3

@@ -141,3 +141,21 @@ def test_warp_guided_episodes_carry_the_warp_engine_guide(prepared):
             guide_error += float((episode["guide"] - episode["target"]).abs().mean())
             shot_error += float((episode["shots"][0] - episode["target"]).abs().mean())
     assert guide_error < 0.95 * shot_error, (guide_error, shot_error)
+
+
+def test_bad_prepare_inputs_leave_nothing(tmp_path, dev_data, capsys):
+    """A file instead of a folder, or --workers 0: one line, exit 1, and no output folder made."""
+    from headshot.cli import main
+
+    video = next((dev_data / "videos").glob("*.mp4"))
+    out = tmp_path / "dataset"
+    assert main(["prepare", str(video), str(out)]) == 1
+    assert "is a file" in capsys.readouterr().err and not out.exists()
+    assert main(["prepare", str(tmp_path / "missing"), str(out)]) == 1
+    assert "not found" in capsys.readouterr().err and not out.exists()
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "a__clip.mp4").symlink_to(video)
+    assert main(["prepare", str(videos), str(out), "--workers", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "--workers must be at least 1" in err and len(err.strip().splitlines()) == 1 and not out.exists()

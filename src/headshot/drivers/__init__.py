@@ -68,7 +68,7 @@ def open_driver(driver, *, motion: str | None = None, audio: str | os.PathLike |
                               "cannot speak a recording")
         track = recording_track(audio, transcript)
         return SpeechMouthDriver(inner, speech_mouth(track, source_landmarks, inner.fps), track.audio_path,
-                                 track.provenance)
+                                 track.provenance, max_frames)
     if transcript is not None:
         raise OptionError("--transcript goes with --audio (it is what the recording says)")
     if isinstance(driver, TextSpeech):

@@ -254,17 +254,23 @@ class SpeechDriver(Driver):
 class SpeechMouthDriver(Driver):
     """Another driver's head and eyes with a speech mouth: frames and facts of ``inner``, plus ``mouth``.
 
-    The output is as long as ``inner`` (a recording that outlasts it is cut; one that ends first leaves
-    the mouth at rest) and carries the recording's sound.
+    The output lasts as long as the recording (``len(mouth)`` frames, at most ``max_frames``) and carries
+    its sound. When the recording outlasts ``inner``, the driver's motion is played backwards from its end,
+    then forwards again, and so on (back and forth: no jump back to its first pose); its landmarks are kept
+    for that (about 6 kB a frame). A recording that ends first leaves the mouth at rest for the rest of the
+    driver.
     """
 
-    def __init__(self, inner: Driver, mouth, audio_path: Path, provenance: dict | None = None):
+    def __init__(self, inner: Driver, mouth, audio_path: Path, provenance: dict | None = None,
+                 max_frames: int | None = None):
         self.inner = inner
         self.mouth = mouth
         self.kind = f"{inner.kind}+speech"
         self.fps = inner.fps
         self.frame_size = inner.frame_size
-        self.frame_count = inner.frame_count
+        self.frame_count = max(inner.frame_count, len(mouth))
+        if max_frames is not None:
+            self.frame_count = min(self.frame_count, int(max_frames))
         self.has_pixels = inner.has_pixels
         self.still = inner.still
         self.measured = inner.measured
@@ -274,7 +280,24 @@ class SpeechMouthDriver(Driver):
         self.provenance = {**inner.provenance, **(provenance or {})}
 
     def __iter__(self) -> Iterator[DriverFrame]:
-        return iter(self.inner)
+        played = []  # (landmarks, blendshapes) of the driver's frames, to play them back and forth
+        count = 0
+        for frame in self.inner:
+            if count >= self.frame_count:
+                return
+            yield frame
+            played.append((frame.landmarks, frame.blendshapes))
+            count += 1
+        if not played or count >= self.frame_count:
+            return
+        log.info("the recording outlasts the driver (%d frames): its motion plays back and forth for the "
+                 "remaining %d frames", len(played), self.frame_count - count)
+        period = max(1, 2 * (len(played) - 1))
+        while count < self.frame_count:
+            step = count % period
+            landmarks, blendshapes = played[step if step < len(played) else period - step]
+            yield DriverFrame(count, count / self.fps, None, landmarks, blendshapes)
+            count += 1
 
     def landmark_sequence(self, stride: int = 1, limit: int | None = None) -> list[tuple[int, np.ndarray]]:
         return self.inner.landmark_sequence(stride, limit)

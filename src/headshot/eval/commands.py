@@ -119,9 +119,10 @@ def _run_lipsync(protocol: str, engines: list[str], data: Path, out: Path, max_v
     if not data.is_dir():
         raise InputError(f"data folder not found: {data}")
     if audio2mouth_weights is not None and not (audio2mouth_weights.is_file()
-                                                or (audio2mouth_weights / "folds").is_dir()):
+                                                or (audio2mouth_weights / "folds").is_dir()
+                                                or (audio2mouth_weights / "predictions").is_dir()):
         raise InputError(f"audio2mouth weights not found: {audio2mouth_weights} (a .safetensors file, or a "
-                         f"training run folder with folds/)")
+                         f"training run folder with folds/ or predictions/)")
     names = [name.strip() for name in methods.split(",") if name.strip()]
     options = LipsyncOptions(data=data, out=out, engine=engines[0], methods=None if names == ["all"] else names,
                              max_videos=max_videos, audio2mouth_weights=audio2mouth_weights,

@@ -250,7 +250,9 @@ def _learned_stamp(method: str, weights) -> str | None:
     if method.endswith("-shipped") or not weights:
         return _file_stamp(default_weights_path())
     if Path(weights).is_dir():
-        return ";".join(_file_stamp(f) for f in sorted((Path(weights) / "folds").glob("fold*.safetensors")))
+        files = sorted((Path(weights) / "folds").glob("fold*.safetensors")) or sorted(
+            (Path(weights) / "predictions").glob("*.npy"))
+        return ";".join(_file_stamp(f) for f in files)
     return _file_stamp(weights)
 
 

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import HeadshotError
 from .lipsync_metrics import lip_gap
 
 AUDIO_RATE = 16000
@@ -40,8 +41,9 @@ class ClipSpeech:
         real_present: ``(N,)`` bool.
         real_blendshapes: ``(N, 52)`` MediaPipe blendshapes of the real frames.
         settings: protocol settings the methods read (``audio2mouth_weights``: a weights file, a
-            cross-validation run folder whose fold models are chosen per clip so that no clip is scored by a
-            model that saw its speaker (:func:`fold_weights`), or None for the shipped model).
+            cross-validation run folder whose fold models (or, without them, whose out-of-fold lip-gap
+            predictions) are chosen per clip so that no clip is scored by a model that saw its speaker
+            (:func:`fold_weights`), or None for the shipped model).
         shared: results one method computes and another reuses (the recognised phones).
     """
 
@@ -236,40 +238,46 @@ def _audio2mouth(weights: str | None):
 @functools.lru_cache(maxsize=2)
 def fold_weights(run_folder: str) -> dict[str, str]:
     """``{clip name: fold weights file}`` of a cross-validation run folder (``folds/fold<k>.safetensors``
-    written by :mod:`headshot.train.audio2mouth`, each naming the clips it never saw in its metadata)."""
+    written by :mod:`headshot.train.audio2mouth`, each naming the clips it never saw in its metadata);
+    empty when the folder has no fold weights."""
     import json
 
     from safetensors import safe_open
 
-    from ..errors import HeadshotError
-
-    files = sorted((Path(run_folder) / "folds").glob("fold*.safetensors"))
-    if not files:
-        raise HeadshotError(f"no folds/fold*.safetensors in {run_folder} (an audio2mouth CV run folder)")
     index = {}
-    for path in files:
+    for path in sorted((Path(run_folder) / "folds").glob("fold*.safetensors")):
         with safe_open(str(path), framework="pt") as handle:
             for clip in json.loads((handle.metadata() or {}).get("held_out_clips", "[]")):
                 index[clip] = str(path)
     return index
 
 
+def _cv_folder(settings: dict) -> Path | None:
+    weights = settings.get("audio2mouth_weights")
+    return Path(weights) if weights and Path(weights).is_dir() else None
+
+
 def _weights(settings: dict, clip_name: str | None = None, shipped: bool = False) -> str | None:
-    """The weights a learned row uses: None (the shipped model) for ``shipped`` rows or when no weights
-    are set; a weights file; or, for a CV run folder, the fold model that never saw ``clip_name``."""
+    """The weights a learned row uses: None (the shipped model) for ``shipped`` rows, when no weights are
+    set, or for a run folder without fold weights (then only for ``rest``: the lip gap itself comes from
+    the run's ``predictions/``, see :func:`learned_curves`); a weights file; or, for a run folder with
+    fold weights, the fold model that never saw ``clip_name``."""
     weights = settings.get("audio2mouth_weights")
     if shipped or not weights:
         return None
-    if Path(weights).is_dir():
-        from ..errors import HeadshotError
-
-        if clip_name is None:
-            return next(iter(fold_weights(str(weights)).values()))
-        folds = fold_weights(str(weights))
-        if clip_name not in folds:
-            raise HeadshotError(f"no fold model of {weights} held out {clip_name}")
-        return folds[clip_name]
-    return str(weights)
+    folder = _cv_folder(settings)
+    if folder is None:
+        return str(weights)
+    folds = fold_weights(str(folder))
+    if not folds:
+        if not (folder / "predictions").is_dir():
+            raise HeadshotError(f"{folder} has neither folds/ nor predictions/ (an audio2mouth CV run folder)")
+        return None
+    if clip_name is None:
+        return next(iter(folds.values()))
+    if clip_name not in folds:
+        raise HeadshotError(f"no fold model of {folder} held out {clip_name}")
+    return folds[clip_name]
 
 
 def _requires_audio2mouth(shipped: bool):
@@ -292,9 +300,27 @@ def learned_curves(clip: ClipSpeech, shipped: bool = False) -> tuple[dict[str, n
     key = "learned-shipped" if shipped else "learned"
     if key not in clip.shared:
         model = _audio2mouth(_weights(clip.settings, clip.name, shipped))
-        curves = model.predict(np.asarray(clip.samples, np.float32), clip.sample_rate, clip.fps)
-        clip.shared[key] = ({k: np.asarray(v, np.float64)[:clip.audio_frames] for k, v in curves.items()}, model)
+        folder = _cv_folder(clip.settings)
+        if not shipped and folder is not None and not fold_weights(str(folder)):
+            clip.shared[key] = ({"lip_gap": _predicted_gap(folder, clip, model)}, model)
+        else:
+            curves = model.predict(np.asarray(clip.samples, np.float32), clip.sample_rate, clip.fps)
+            clip.shared[key] = ({k: np.asarray(v, np.float64)[:clip.audio_frames] for k, v in curves.items()}, model)
     return clip.shared[key]
+
+
+def _predicted_gap(folder: Path, clip: ClipSpeech, model) -> np.ndarray:
+    """A CV run's out-of-fold lip gap of the clip (``predictions/<clip>.npy``: 25 fps, as long as the video),
+    at the clip's audio frames; past its end, the model's closed mouth."""
+    path = folder / "predictions" / f"{clip.name}.npy"
+    if not path.is_file():
+        raise HeadshotError(f"no out-of-fold prediction {path}")
+    if abs(clip.fps - 25.0) > 1e-3:
+        raise HeadshotError(f"{path.name}: predictions are at 25 fps, the clip at {clip.fps:g}")
+    gap = np.asarray(np.load(path), np.float64)[:clip.audio_frames]
+    out = np.full(clip.audio_frames, float(dict(zip(model.curves, model.config.rest))["lip_gap"]))
+    out[:len(gap)] = gap
+    return out
 
 
 def _learned_jaw(clip: ClipSpeech, shipped: bool = False) -> np.ndarray:
@@ -313,7 +339,8 @@ def mouth_from_learned(clip: ClipSpeech) -> dict[str, np.ndarray]:
     """The model's curves → rig channels, without phones: ``jaw`` from the lip gap (as ``animate --audio``);
     ``close`` shuts the lips when the predicted gap is under 0.02; rounding, spreading, the lower lip's tuck
     and the upper lip's raise are the model's funnel/pucker, stretch, roll-lower and upper-up blendshapes,
-    each above its rest value over its typical range."""
+    each above its rest value over its typical range (zero when only the lip gap is known: a CV run's
+    out-of-fold predictions)."""
     curves, model = learned_curves(clip)
     rest = dict(zip(model.curves, model.config.rest))
     spread = dict(zip(model.curves, model.config.spread))
@@ -351,14 +378,10 @@ def _phones_learned(clip: ClipSpeech, shipped: bool):
                          prosody=_prosody(clip, clip.audio_frames), jaw=_learned_jaw(clip, shipped))
 
 
-def build_phones_learned(clip: ClipSpeech):
-    """Phones for the lip gestures, head and eyes; the learned model for the jaw (``animate --audio``)."""
-    return _phones_learned(clip, shipped=False)
-
-
-def build_phones_learned_shipped(clip: ClipSpeech):
-    """:func:`build_phones_learned` with the shipped model, whatever ``audio2mouth_weights`` says."""
-    return _phones_learned(clip, shipped=True)
+def build_phones_learned(clip: ClipSpeech, shipped: bool = False):
+    """Phones for the lip gestures, head and eyes; the learned model for the jaw (``animate --audio``);
+    with ``shipped``, the shipped model whatever ``audio2mouth_weights`` says."""
+    return _phones_learned(clip, shipped)
 
 
 def _needs_both(settings: dict) -> str | None:
@@ -381,7 +404,7 @@ METHODS: list[LipsyncMethod] = [
                   description="what animate --audio does: speech_motion of the recognised phones (lip gestures, "
                               "head, blinks) with the jaw from the learned lip gap"),
     LipsyncMethod("phones+learned-shipped", "phones + learned jaw, shipped model (seen in training)", "method",
-                  build_phones_learned_shipped, requires=_needs_both_shipped,
+                  functools.partial(build_phones_learned, shipped=True), requires=_needs_both_shipped,
                   description="as phones + learned jaw, with the shipped weights, which were trained on every "
                               "dev clip but vox2_7312_man_beard's: in-sample, an upper bound"),
     LipsyncMethod("energy", "energy envelope (baseline)", "baseline", build_energy,
@@ -401,7 +424,6 @@ METHODS: list[LipsyncMethod] = [
 def choose_methods(names: list[str] | None, settings: dict | None = None) -> tuple[list[LipsyncMethod], dict[str, str]]:
     """The methods to run (all when ``names`` is None or ``["all"]``) and ``{name: note}`` for those skipped
     because they cannot run here. Unknown names raise :class:`HeadshotError`."""
-    from ..errors import HeadshotError
 
     known = {method.name: method for method in METHODS}
     if not names or names == ["all"]:

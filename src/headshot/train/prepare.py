@@ -74,6 +74,8 @@ def find_clips(videos_dir: Path) -> list[ClipSource]:
     and the file sits in a sub-folder, else the stem).
     """
     videos_dir = Path(videos_dir)
+    if videos_dir.is_file():
+        raise InputError(f"{videos_dir} is a file; give the folder of videos it is in")
     if not videos_dir.is_dir():
         raise InputError(f"videos folder not found: {videos_dir}")
     clips = []
@@ -287,11 +289,13 @@ def prepare_dataset(videos_dir: Path, dataset_dir: Path, size: int = 256, worker
         raise InputError(f"--size must be at least 16, got {size}")
     if every < 1:
         raise InputError(f"--every must be at least 1, got {every}")
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
     dataset_dir = Path(dataset_dir)
-    dataset_dir.mkdir(parents=True, exist_ok=True)
-    clips = find_clips(videos_dir)
+    clips = find_clips(videos_dir)  # before the output folder is made: a bad input leaves nothing behind
     if not clips:
         raise InputError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) found under {videos_dir}")
+    dataset_dir.mkdir(parents=True, exist_ok=True)
     records, todo = _finished_clips(clips, dataset_dir, size)
     failures: list[dict] = []
     jobs = [(source, dataset_dir, size, every, max_frames) for source in todo]
