@@ -67,7 +67,9 @@ def test_finetuning_beats_feed_forward_on_held_out_frames(base):
                            train_cfg={"l1_weight": 1.0})
     # FF: psi is exactly P·ê from the embedder
     assert torch.allclose(ff["psi"], ff["generator"].adain_params(ff["embedding"][None])[0])
-    assert ft["losses"][-1] < ft["losses"][0]
+    # (the total loss holds D's unbounded hinge score for G, which moves with D′ itself: judge FT by the
+    # frames it never saw)
+    assert all(np.isfinite(ft["losses"]))
     assert held_out_l1(ft) < 0.9 * held_out_l1(ff), (held_out_l1(ft), held_out_l1(ff))
 
 
@@ -151,3 +153,47 @@ def test_warp_guided_models_fine_tune_with_warp_guides(base, tmp_path):
     result = finetune_networks(load_model(path), crops[:4], landmarks[:4], steps=3, lr=1e-3)
     assert len(result["losses"]) == 3 and np.isfinite(result["losses"]).all()
     assert result["psi"].shape == result["generator"].adain_params(result["embedding"][None])[0].shape
+
+
+def test_finetune_epochs_match_the_paper_for_every_t():
+    """40 epochs over the T shots: T = 1 is 40 updates (not 10), T = 8 is 80 updates of 4 shots."""
+    from headshot.neural.config import TrainConfig
+    from headshot.train.finetune import default_steps
+
+    cfg = TrainConfig()
+    assert [default_steps(cfg, t) for t in (1, 2, 4, 8)] == [40, 40, 40, 80]
+
+
+def test_warp_guides_for_fine_tuning_never_show_the_target_itself(astronaut):
+    """FT's guides come from another shot; with one shot, from a warp round trip, never the shot's own pixels."""
+    from headshot.train.finetune import crop_shots, shot_guides
+
+    crops, landmarks = crop_shots([astronaut, np.ascontiguousarray(astronaut[:, ::-1])], 128)
+    one = shot_guides(crops[:1], landmarks[:1], seed=0)[0]
+    difference = np.abs(one.astype(int) - crops[0]).mean()
+    assert 1.0 < difference < 40.0  # not the target copied, but the same face in the same place
+    assert np.corrcoef(one.reshape(-1).astype(float), crops[0].reshape(-1).astype(float))[0, 1] > 0.7
+    two = shot_guides(crops, landmarks)
+    # shot 0's guide is rendered from shot 1 (here its mirror image), not from shot 0
+    assert np.abs(two[0].astype(int) - crops[0]).mean() > difference
+
+
+def test_half_model_file_renders_like_the_float32_one(base, tmp_path):
+    """Every network stored in float16 (the shipped file's form): half the bytes, loaded back into float32
+    networks, the same picture up to a grey level."""
+    from headshot.neural.checkpoint import load_model
+    from headshot.neural.engine import NeuralEngine
+    from headshot.train.export import slim_model
+
+    full = slim_model(base / "run" / "model.safetensors", tmp_path / "full.safetensors", half_discriminator=False)
+    half = slim_model(base / "run" / "model.safetensors", tmp_path / "half.safetensors", half=True)
+    assert {v.dtype for state in load_model(half).states.values() for v in state.values()} == {torch.float16}
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    crops, landmarks = _frames(base)
+    frames = []
+    for path in (full, half):
+        engine = NeuralEngine(model_path=path, backend="torch")
+        assert engine.generator.stem.weight.dtype == torch.float32
+        engine.prepare(crops[0], landmarks[0])
+        frames.append(engine.render(landmarks[3]).astype(int))
+    assert np.abs(frames[0] - frames[1]).max() <= 2

@@ -100,8 +100,11 @@ def train_config_of(model_file: ModelFile) -> TrainConfig:
 
 
 def default_steps(cfg: TrainConfig, shots: int) -> int:
-    """``finetune_steps`` epochs over ``shots`` shots in mini-batches of :data:`BATCH_SIZE` (at least 1)."""
-    return max(1, cfg.finetune_steps * shots // BATCH_SIZE)
+    """``finetune_steps`` epochs (the paper's 40) over ``shots`` shots in mini-batches of
+    ``min(BATCH_SIZE, shots)``: every epoch is ``ceil(shots / batch)`` updates, so T = 1 gets 40 updates
+    of its one shot and T = 8 gets 80 updates of 4 (at least 1)."""
+    batch = max(1, min(BATCH_SIZE, shots))
+    return max(1, cfg.finetune_steps * -(-max(shots, 1) // batch))
 
 
 def _tensors(crops: np.ndarray, landmarks: np.ndarray, sketch_kind: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,9 +157,7 @@ def finetune_networks(model_file: ModelFile, crops: np.ndarray, landmarks: np.nd
     frames, sketches = frames.to(device), sketches.to(device)
     guides = None
     if model_file.config.generator_input == "warp-guided":
-        # As in training: the guide is the warp engine's rendering of shot 0 at each shot's landmarks.
-        guides = torch.stack([to_tensor(warp_guide(crops[0], landmarks[0], landmarks[i]))
-                              for i in range(len(crops))]).to(device)
+        guides = torch.stack([to_tensor(g) for g in shot_guides(crops, landmarks, seed)]).to(device)
     embedding = embed_shots(embedder, frames, sketches)
     psi = torch.nn.Parameter(generator.adain_params(embedding[None]).detach()[0].clone())
     losses: list[float] = []
@@ -164,6 +165,40 @@ def finetune_networks(model_file: ModelFile, crops: np.ndarray, landmarks: np.nd
         shots = _Shots(frames, sketches, guides, batch_size, seed)
         losses = _tune(generator, discriminator, psi, embedding, shots, steps, lr, cfg)
     return {"generator": generator, "psi": psi.detach(), "embedding": embedding.detach(), "losses": losses}
+
+
+# T = 1 round trip: the one shot is warped to its landmarks moved by a random similarity (these bounds) and back.
+ROUND_TRIP_ROTATION_DEG = 8.0
+ROUND_TRIP_SCALE = 0.05
+ROUND_TRIP_SHIFT = 0.03
+
+
+def shot_guides(crops: np.ndarray, landmarks: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """The warp guide of every shot for fine-tuning a warp-guided model: never the shot itself.
+
+    As in meta-training (:mod:`headshot.train.guides`) and at inference, the guide is the warp engine's
+    rendering of the source (shot 0) at the shot's landmarks with the shot as the driver frame; shot 0's
+    own guide comes from shot 1. With one shot (T = 1) a self-guide would be the target
+    itself (G would learn to copy it): its guide is a round trip instead, the shot warped to its landmarks
+    moved by a random similarity (±8°, ±5 % scale, ±3 % shift) and that rendering warped back, so the guide
+    carries the warp's real resampling and disocclusion errors but not the target's pixels unchanged.
+    """
+    count = len(crops)
+    if count > 1:
+        return [warp_guide(crops[1 if i == 0 else 0], landmarks[1 if i == 0 else 0], landmarks[i], crops[i])
+                for i in range(count)]
+    rng = np.random.default_rng(seed)
+    size = crops.shape[1]
+    angle = np.deg2rad(rng.uniform(-ROUND_TRIP_ROTATION_DEG, ROUND_TRIP_ROTATION_DEG))
+    scale = 1.0 + rng.uniform(-ROUND_TRIP_SCALE, ROUND_TRIP_SCALE)
+    shift = rng.uniform(-ROUND_TRIP_SHIFT, ROUND_TRIP_SHIFT, 2) * size
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
+    moved = landmarks[0].copy()
+    centre = np.full(2, size / 2, np.float32)
+    moved[:, :2] = (landmarks[0][:, :2] - centre) @ rotation.T + centre + shift
+    moved[:, 2] = landmarks[0][:, 2] * scale
+    away = warp_guide(crops[0], landmarks[0], moved)
+    return [warp_guide(away, moved, landmarks[0])]
 
 
 class _Shots:
