@@ -75,7 +75,7 @@ def photo(tmp_path, astronaut) -> Path:
     (["animate"], "animate", ["Missing argument", "source"]),
     (["animate", "PHOTO", "-m", "nod", "--fps", "abc"], "animate", ["--fps"]),
     (["animate", "PHOTO", "--no-such-option"], "animate", ["No such option", "--no-such-option"]),
-    (["animate", "PHOTO", "PHOTO"], "animate", ["unexpected extra argument"]),
+    (["say", "PHOTO", "hello", "extra"], "say", ["unexpected extra argument"]),  # animate takes several photos
     (["demo", "--seconds", "long"], "demo", ["--seconds"]),
     (["extract-motion", "PHOTO"], "extract-motion", ["Missing option", "--output"]),
     (["verify"], "verify", ["Missing argument"]),

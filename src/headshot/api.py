@@ -21,6 +21,7 @@ import numpy as np
 from .errors import HeadshotError, OptionError, OutputError
 from .options import SAY_FPS
 from .pipeline import Animation, AnimateOptions
+from .shots import photo_list
 
 __all__ = ["AnimateOptions", "Animation", "animate", "animate_to_file", "extract_motion", "make_options", "say"]
 
@@ -61,7 +62,9 @@ def animate(source, driver=None, options: AnimateOptions | None = None, **overri
     """Animate ``source`` with ``driver``; yields output frames (RGB uint8 HWC) as they are made.
 
     Args:
-        source: portrait photo path, or an RGB uint8 array.
+        source: portrait photo path, or an RGB uint8 array; or a list of photos of one person (the
+            first is animated; each part of the face is drawn from the photo that sees it best, see
+            :mod:`headshot.shots`). Photos of different people raise a one-line ``InputError``.
         driver: driving video / image / ``.motion`` path, a ``MotionTemplate``, or ``None`` with
             ``motion="talk"`` (or another preset).
         options: an :class:`AnimateOptions`; keyword overrides (``engine="warp"``, ``crop_only=True``,
@@ -93,7 +96,7 @@ def animate_to_file(source, driver, output, options: AnimateOptions | None = Non
     if image_output and options.audio is not None:
         raise OutputError(f"{output.name} is an image; speech from --audio needs a video output (.mp4)")
     output = _check_output(output, "image" if image_output else "video", options,
-                           inputs=(source, driver, options.model, options.audio))
+                           inputs=(*photo_list(source), driver, options.model, options.audio))
     job = Animation(source, driver, options)
     if job.driver.still and not image_output:
         raise OutputError(f"the driver is a single image, so the output must be an image (.png/.jpg), not {output.name}")
@@ -210,7 +213,7 @@ def say(source, text: str | None, output, options: AnimateOptions | None = None,
     output = Path(_path_argument(output, "output"))
     if is_image_path(output):
         raise OutputError(f"{output.name} is an image; say makes a video with sound (.mp4)")
-    inputs = (source, text_file, options.model)
+    inputs = (*photo_list(source), text_file, options.model)
     if motion_out is not None:
         from .io.atomic import check_output_path
 

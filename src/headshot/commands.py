@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -67,7 +67,9 @@ def _run_animate(source, driver, output: Path, quiet: bool, verbose: bool, **opt
 
 
 def animate(
-    source: Path = typer.Argument(..., help="Portrait photo (jpg, png, webp, ...)."),
+    source: List[Path] = typer.Argument(..., help="Portrait photo (jpg, png, webp, ...); several photos of one person "
+                                        "(a.jpg b.jpg ...): the first is animated, each part of the face comes "
+                                        "from the photo that sees it best."),
     driver: Optional[Path] = typer.Option(None, "--driver", "-d", help="Driving video, image, or .motion template."),
     output: Path = typer.Option(Path("out.mp4"), "--output", "-o", help="Output video (.mp4) or image (for an image driver)."),
     motion: Optional[str] = cli_option("motion", "-m"),
@@ -94,13 +96,13 @@ def animate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print milliseconds per stage."),
 ) -> None:
-    """Animate a portrait with a driving video, an image, a saved .motion template, a preset or a voice recording."""
+    """Animate a portrait (or several photos of one person) with a driving video, an image, a saved .motion template, a preset or a voice recording."""
     if driver is None and motion is None and audio is None:
         raise HeadshotError("give a driver (--driver talk.mp4 | photo.jpg | talk.motion), a preset (--motion talk) "
                             "or a voice recording (--audio speech.wav)")
     if driver is not None and motion is not None:
         raise HeadshotError("give either --driver or --motion, not both")
-    _run_animate(source, driver, output, quiet, verbose, **to_options(
+    _run_animate(source[0] if len(source) == 1 else list(source), driver, output, quiet, verbose, **to_options(
         motion=motion, seconds=seconds, engine=engine, audio=audio, transcript=transcript, model=model,
         absolute=absolute, reference=reference, regions=regions, expression_scale=expression_scale,
         pose_scale=pose_scale, smoothing=smoothing, crop_only=crop_only, size=size, fps=fps,

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 
 
 def _warp() -> type:
-    from .render.warp import WarpEngine
+    # The warp engine with several photos of one person (render/multishot.py); with one it is WarpEngine.
+    from .render.multishot import MultiShotWarpEngine
 
-    return WarpEngine
+    return MultiShotWarpEngine
 
 
 def _neural() -> type:

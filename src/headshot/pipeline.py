@@ -23,6 +23,7 @@ from .errors import HeadshotError, InputError, OptionError
 from .face.crop import CropBox, StableCropper, crop, crop_box
 from .face.landmarker import FaceAnalyzer, choose_face
 from .face.paste import Paster
+from .shots import photo_list
 from .options import MAX_MOTION_SCALE, REGIONS, AnimateOptions  # noqa: F401 (re-exported: headshot.pipeline.AnimateOptions)
 
 log = logging.getLogger("headshot")
@@ -71,7 +72,9 @@ class Animation:
     """One animation job, set up and ready to stream frames.
 
     Args:
-        source: path of the portrait photo or an RGB uint8 array.
+        source: path of the portrait photo or an RGB uint8 array; or a list of them, photos of one person:
+            the first is animated, the others are extra views for engines that declare ``takes_shots``
+            (:mod:`headshot.shots`).
         driver: path of a video / image / ``.motion`` file, a ``MotionTemplate``, or ``None`` with
             ``options.motion``.
         options: :class:`AnimateOptions`.
@@ -87,7 +90,9 @@ class Animation:
         self.options = options = (options or AnimateOptions()).validate()
         self.timer = StageTimer()
         self.run_id = uuid.uuid4().hex[:8]
-        image, self.source_path = load_source(source)
+        self.shot_hashes: list[str | None] = []  # SHA-256 of the photos after the first (None: arrays)
+        photos = photo_list(source)
+        image, self.source_path = load_source(photos[0])
         if not options.crop_only:
             cap = options.size or (MAX_FULL_SIDE if max(image.shape[:2]) > MAX_FULL_SIDE else None)
             if cap:
@@ -96,19 +101,23 @@ class Animation:
                 image = _fit_long_side(image, cap)
         self.source_image = image
         name = self.source_path.name if self.source_path else "source image"
+        if len(photos) > 1 and not engine_info(options.engine).takes_shots:
+            raise OptionError(f"--engine {options.engine} animates one photo; give one source photo, or use an "
+                              f"engine that takes several (warp, neural)")
         with FaceAnalyzer() as analyzer:
             faces = analyzer.detect(image)
-        face = choose_face(faces, options.face_index, what=f"source photo {name}")
+            face = choose_face(faces, options.face_index, what=f"source photo {name}")
+            self.box: CropBox = crop_box(face.landmarks, scale=options.crop_scale)
+            if options.crop_only:
+                self.render_size = options.size or 512
+            else:
+                self.render_size = int(np.clip(2 ** np.ceil(np.log2(max(self.box.side, 1))), 256, 512))
+            shots = self._load_shots(photos[1:], analyzer, image, face.landmarks, name)
         if len(faces) > 1:  # not an error: say which one, and how to pick another
             which = ("the largest (--face-index 1 for the next)" if options.face_index == 0 else
                      f"--face-index {options.face_index} (0 is the largest)")
             log.warning("%s: %d faces found, animating %s", name, len(faces), which)
         self.source_face = face
-        self.box: CropBox = crop_box(face.landmarks, scale=options.crop_scale)
-        if options.crop_only:
-            self.render_size = options.size or 512
-        else:
-            self.render_size = int(np.clip(2 ** np.ceil(np.log2(max(self.box.side, 1))), 256, 512))
         self.source_crop = crop(image, self.box, self.render_size)
         self.source_landmarks = self.box.to_crop(face.landmarks, self.render_size)
 
@@ -128,6 +137,8 @@ class Animation:
         engine_options = {"model_path": options.model} if options.model else {}
         self.engine = get_engine(options.engine, **engine_options)
         self.engine.prepare(self.source_crop, self.source_landmarks)
+        if shots:
+            self.engine.prepare_shots(shots)
         self.retargeter = Retargeter(self.source_landmarks, RetargetOptions(
             mode=options.mode, regions=list(options.regions), expression_scale=options.expression_scale,
             pose_scale=options.pose_scale, still=self.driver.still))
@@ -145,6 +156,19 @@ class Animation:
         self.marker = self._make_marker()
 
     # -- set-up helpers ------------------------------------------------------------------------------------
+    def _load_shots(self, photos: list, analyzer, image: np.ndarray, landmarks: np.ndarray, name: str) -> list:
+        """The photos after the first as shots cropped like the first (``headshot.shots``); their paths'
+        SHA-256 go into the credentials (``source_shots``)."""
+        if not photos:
+            return []
+        from .io.files import sha256_file
+        from .shots import load_shots, photo_name
+
+        loaded = [load_source(photo) for photo in photos]
+        self.shot_hashes = [sha256_file(path) if path is not None else None for _, path in loaded]
+        return load_shots([shot for shot, _ in loaded], [photo_name(p, i) for i, p in enumerate(photos, 1)],
+                          analyzer, image, landmarks, self.render_size, self.options.crop_scale, name)
+
     def _choose_reference(self) -> np.ndarray | None:
         """Landmarks of the driver frame used as the motion reference, or ``None`` for "the first
         frame with a face" (found while streaming).
@@ -307,6 +331,8 @@ class Animation:
         out["regions"] = list(self.options.regions)
         for private in ("audio", "transcript"):  # a file name and a text: their hashes are in the provenance
             out.pop(private)
+        if self.shot_hashes:
+            out["source_shots_sha256"] = self.shot_hashes
         out.update(run_id=self.run_id, driver_kind=self.driver.kind, fps=self.fps,
                    output_size=list(self.output_size), watermark_partial=self.watermark_partial)
         out.update(self.driver.provenance)

@@ -55,9 +55,10 @@ def engine_supports_finetune(engine) -> bool:
 
 
 def engine_supports_shots(engine) -> bool:
-    """Whether an engine takes several source images: it has ``prepare_shots(shots)`` (``shots`` as in
-    :func:`engine_supports_finetune`), called after ``prepare`` with the first shot to add the others."""
-    return callable(getattr(engine, "prepare_shots", None))
+    """Whether an engine takes several source images (it declares ``info.takes_shots``): ``prepare_shots(shots)``
+    (``shots`` as in :func:`engine_supports_finetune`), called after ``prepare`` with the first shot to add the
+    others."""
+    return engine.info.takes_shots
 
 
 def engine_rows(names: list[str], protocol: str, engine_options: dict[str, dict] | None = None,

@@ -29,6 +29,10 @@ class EngineInfo:
         finetunes: the caller can fine-tune it on a person's shots in memory with
             ``headshot.train.finetune.finetune_engine`` (train/ runs the optimisation and hands the engine
             the tuned networks; the engine itself never trains). Evaluation adds a fine-tuned row.
+        takes_shots: ``prepare_shots(shots)`` adds more photos of the same person after ``prepare`` (``shots``
+            = ``[(crop RGB uint8, landmarks (478, 3) in its pixels), ...]``, cropped like the first):
+            ``headshot animate a.jpg b.jpg ...`` and the few-shot protocol's T > 1 rows use them. An
+            engine without it takes one photo.
     """
 
     name: str
@@ -36,6 +40,7 @@ class EngineInfo:
     uses_driver_pixels: bool = False
     needs_model: bool = False
     finetunes: bool = False
+    takes_shots: bool = False
 
 
 @runtime_checkable
