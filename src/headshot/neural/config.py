@@ -135,9 +135,10 @@ class LossWeights:
     """The weights of the loss terms (the paper's values by default). :meth:`TrainConfig.loss_weights` builds
     them from a training configuration."""
 
-    content_mobilenet: float = 1.0
-    content_vgg19: float = 1.0e-2      # paper, VGG19 relu layers 1, 6, 11, 20, 29
-    content_vggface: float = 2.0e-3    # paper, VGGFace relu layers 1, 6, 11, 18, 25
+    # Content weights are per network AND per input normalisation (see headshot.neural.losses, "weights"):
+    content_mobilenet: float = 1.0     # MobileNetV2 taps (BN outputs, mean |phi| 0.2-0.65 on dev faces)
+    content_vgg19: float = 1.5e-1      # paper's, VGG19 relu1_1..relu5_1 (1, 6, 11, 20, 29) on its native input
+    content_vggface: float = 2.5e-2    # paper's, VGGFace relu layers 1, 6, 11, 18, 25 on Caffe-scale input
     l1: float = 0.0                    # pixel L1 (not in the paper; helps tiny-compute runs)
     adversarial: float = 1.0           # hinge loss
     feature_matching: float = 10.0     # paper

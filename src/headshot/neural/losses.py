@@ -1,9 +1,25 @@
 """Losses of Zakharov et al. 2019 (Sec. 3.2): content, hinge adversarial, feature matching, embedding match.
 
-Paper weights (appendix): content VGG19 1e-2 and VGGFace 2e-3 (on layers relu1_1 .. relu5_1), feature
-matching 10, embedding match 80, adversarial 1. headshot ships no VGG weights, so the default content
-network is MobileNetV2's ImageNet features (``neural/mobilenet.py``, weight 1.0 by default); VGG19 and
-VGGFace are used only when the user supplies their weight files.
+Weights (appendix of the paper): feature matching 10, embedding match 80, adversarial 1; content VGG19
+1.5e-1 and VGGFace 2.5e-2 on relu1_1 .. relu5_1, computed on **Caffe-scale inputs** (RGB 0-255 minus the
+mean, the Caffe models' own preprocessing). A content weight belongs to a network *and* the input
+normalisation its features were trained with, so here:
+
+- ``vggface``: fed exactly that Caffe preprocessing (``VGGFeatures(preprocess="vggface")``): the paper's
+  2.5e-2 applies unchanged.
+- ``vgg19``: torchvision-layout weights fed ImageNet normalisation, the input those weights were trained on.
+  Its inputs are 1/(255 x 0.226) ~ 1/58 of Caffe's scale, but a VGG trained at that scale absorbs the factor
+  in its first layer, so its relu features are of the Caffe model's order and the paper's 1.5e-1 is kept.
+  (Feeding [0, 1] images to Caffe weights, or 0-255 images to torchvision weights, would need the factor.)
+  The former defaults 1e-2 / 2e-3 were labelled "paper" but were not the paper's numbers.
+- ``mobilenet`` (the default: headshot ships no VGG weights): torchvision's MobileNetV2 on ImageNet
+  normalisation, taps at the end of each resolution level. They are batch-norm outputs: on dev faces at
+  128 px their mean |phi| is 0.28, 0.55, 0.65, 0.56, 0.18, and the warp guide differs from its target by
+  0.15, 0.26, 0.26, 0.19, 0.08 (40-50 % of each tap's size; a 5x5 blur by about as much). With weight 1 the
+  content term is therefore a sum of five comparable relative feature errors, ~0.9 for a warp guide: ~17x
+  the pixel L1 of the same pair (0.055) and the same order as the feature-matching term x10, which is the
+  balance the paper's weights give (content first, FM and the adversarial terms beside it). Measured by
+  ``benchmarks/content_scale.py runs/gpu_shards`` (19 dev training clips).
 """
 
 from __future__ import annotations
