@@ -174,3 +174,15 @@ def test_local_batch_killed_worker_bad_row_and_free_rerun(tmp_path, dev_data, ca
     assert "row 4 (wall.png)" in captured.err and "Traceback" not in captured.err
     assert {path.name: path.stat().st_mtime_ns for path in out.glob("*.mp4")} == before
     assert json.loads((out / RESULTS_JSON).read_text())["backend"] == "nothing to do"  # not even the bad row ran
+
+
+def test_unreachable_cluster_and_object_store_urls_fail_fast_in_one_line(tmp_path, dev_data):
+    jobs = write_jobs(tmp_path / "jobs.csv", [{"photo": str(dev_data / "portraits" / PHOTOS[0]), "motion": "nod"}])
+    with pytest.raises(InputError, match="object-store URLs are not supported"):
+        run_batch(BatchOptions(jobs, Path("s3://bucket/renders"), progress=False))
+    assert not Path("s3:").exists()
+    with pytest.raises(InputError, match="cannot reach a Ray cluster at 127.0.0.1:1"):
+        run_batch(BatchOptions(jobs, tmp_path / "out", cluster="127.0.0.1:1", progress=False))
+    with pytest.raises(InputError, match="expected auto, local, HOST:PORT"):
+        open_backend("nonsense")
+    assert partial_files(tmp_path / "out") == [] and not list((tmp_path / "out").glob("*.mp4"))

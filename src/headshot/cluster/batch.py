@@ -77,9 +77,10 @@ def render_job(payload: dict) -> dict:
 
 
 def _check_location(path: Path, what: str) -> None:
-    if "://" in str(path):
+    # ``s3://b/x`` arrives as the Path ``s3:/b/x``: look for a scheme, not for "://"
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", str(path)):
         raise InputError(f"{what} {path}: object-store URLs are not supported; put it on a file system that "
-                         f"every worker mounts at the same path (NFS, a cluster file system, an s3 mount)")
+                         f"every worker mounts at the same path (NFS, a cluster file system)")
 
 
 def read_manifest(out: Path) -> dict[str, dict]:

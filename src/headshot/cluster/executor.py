@@ -208,6 +208,7 @@ class RayCluster:
         self._ray = ray
         self._owns_connection = False
         if not ray.is_initialized():  # a caller (a test, a notebook) may have connected already
+            _check_reachable(address)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             settings = dict(log_to_driver=False, logging_level=logging.WARNING)
             try:
@@ -252,6 +253,20 @@ class RayCluster:
     def close(self) -> None:
         if self._owns_connection:
             self._ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds on an address where nothing listens (Ray itself keeps retrying for minutes)."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--cluster {address!r}: expected auto, local, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as error:
+        raise InputError(f"cannot reach a Ray cluster at {address} ({error.strerror or error}); start one with "
+                         f"`ray start --head`, or check the address") from None
 
 
 def open_backend(cluster: str | None, workers: int | None = None) -> Backend:
