@@ -95,6 +95,12 @@ def test_turned_protocol_picks_a_turned_source_and_writes_its_rows(turning_data,
     assert "Turned source" in markdown and "by how far the head turned" in markdown
     assert (out / "contact_sheets" / "turned" / "vox2_5816__clip.png").is_file()
     assert (out / "cache" / "yaw" / "vox2_5816__clip.json").is_file()
+    # The documents' regions render from results.json (NaN stored as null there).
+    from headshot.eval.docs import load_summary, region_markdown
+
+    stored = load_summary(out)
+    assert "| warp (template, no pixels) |" in region_markdown(stored, "turned")
+    assert "≥ 30°" in region_markdown(stored, "turned-yaw")
 
 
 @pytest.mark.slow
@@ -111,3 +117,8 @@ def test_self_reenactment_reports_background_per_clip(dev_data, tmp_path):
     assert set(clip) == {"source (unmoved)", "similarity warp (5 points)"}
     assert clip["source (unmoved)"]["flagged"] is False
     assert "bg L1" in (tmp_path / "run" / "results.md").read_text()
+    from headshot.eval.docs import load_summary, region_markdown
+
+    stored = load_summary(tmp_path / "run")
+    assert "similarity warp (5 points)" in region_markdown(stored, "self-background")
+    assert "| source (unmoved) |" in region_markdown(stored, "self-yaw")

@@ -19,10 +19,11 @@ generated full frame is the engine's 256² output pasted into the full source fr
 background inside its crop is counted, and so is the rest of the frame (which the paste leaves as the source
 photo). The generated frame's person region is the union of the columns around the face detected in the output
 (the real frame's target landmarks when the face is lost) and around the source photo's face: below the crop the
-paste leaves the source's own body where it was, and that is person, not background. Clips framed so tightly that nothing is left outside the person
-have no background L1 (NaN, left out of the pooled numbers). The unmoved-source baseline ("source" engine) pasted back is the
-source photo itself: its background L1 is what a still photo costs (camera motion, lighting, compression); an
-engine that bends the background around the head scores above it.
+paste leaves the source's own body where it was, and that is person, not background. A frame with nothing left
+outside the person (clips framed tightly) has no background L1 (NaN, left out of the pooled numbers; rows may
+differ in such frames, since each has its own output's region). The unmoved-source baseline ("source" engine)
+pasted back is the source photo itself: its background L1 is what a still photo costs (camera motion, lighting,
+compression); an engine that bends the background around the head scores above it.
 """
 
 from __future__ import annotations
@@ -147,22 +148,28 @@ def background_by_clip(results, protocol: str, reference: str = BACKGROUND_REFER
             "flag_ratio": FLAG_RATIO}
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def background_clip_table(by_clip: dict, limit: int | None = None) -> str:
     """Markdown: one line per clip (background L1 of each row, ratio to the unmoved source in brackets, ⚠ when
     flagged), flagged clips first; then a count line per row. ``limit``: at most this many clip lines."""
     rows = list(next(iter(by_clip["clips"].values())).keys())
     lines = ["| clip | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
-    items = sorted(by_clip["clips"], key=lambda item: (-sum(v["flagged"] for v in by_clip["clips"][item].values()),
-                                                       item))
+    def flags(item: str) -> int:
+        return sum(bool(v["flagged"]) for v in by_clip["clips"][item].values())
+
+    items = sorted(by_clip["clips"], key=lambda item: (-flags(item), item))
     for item in items[:limit]:
         cells = []
         for key in rows:
-            value = by_clip["clips"][item].get(key)
-            if value is None or not math.isfinite(value[BACKGROUND_METRIC]):
+            value = by_clip["clips"][item].get(key) or {}
+            if not _finite(value.get(BACKGROUND_METRIC)):  # results.json stores NaN as null
                 cells.append("—")
                 continue
             text = f"{value[BACKGROUND_METRIC]:.4f}"
-            if key != by_clip["reference"] and math.isfinite(value["ratio"]):
+            if key != by_clip["reference"] and _finite(value.get("ratio")):
                 text += f" ({value['ratio']:.2f}×{' ⚠' if value['flagged'] else ''})"
             cells.append(text)
         lines.append(f"| {item} | " + " | ".join(cells) + " |")

@@ -245,10 +245,10 @@ def _cluster_item(payload: tuple) -> None:
     """Worker side of ``--cluster``: one item into the cache, with a toolkit loaded once per worker."""
     from ..cluster.executor import worker_cache
 
-    options = payload[2]
+    protocol, entry, options, rows, shot_counts, portraits, signature = payload
     toolkit = worker_cache(f"eval-toolkit:{options.lpips_weights}:{options.inception_weights}:{options.identity}",
                            lambda: Toolkit(options.lpips_weights, options.inception_weights, options.identity))
-    _compute_item(*payload, toolkit)
+    _compute_item(protocol, entry, options, rows, shot_counts, portraits, toolkit, signature)
 
 
 def _compute_on_cluster(work: list, options: EvalOptions, rows: dict, shot_counts: list, portraits: Path,
@@ -288,9 +288,7 @@ def _turned_manifest(options: EvalOptions, out: Path, progress: bool) -> list[di
     """The turned protocol's manifest entries (a yaw scan of every clip, cached in ``out/cache/yaw``)."""
     from .turned import turned_entries
 
-    selection = options.selection
-    if options.manifest:  # a manifest without turned entries: scan with the default selection
-        selection = SelectionSettings()
+    selection = options.selection  # also when a --manifest without turned entries is given
     videos = find_videos(Path(options.data))
     bar, task = _progress(progress, len(videos))
     try:
