@@ -3,6 +3,7 @@ no dashboard, no usage statistics). Ray comes with the test extra (pyproject.tom
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -82,3 +83,32 @@ def test_prepare_on_the_cluster_writes_the_same_shards(local_ray, tmp_path, dev_
         assert (tmp_path / "cluster" / shard).read_bytes() == (tmp_path / "local" / shard).read_bytes(), shard
     assert (tmp_path / "cluster" / "index.json").read_bytes() == (tmp_path / "local" / "index.json").read_bytes()
     assert cluster["videos"] == local["videos"]
+
+
+def test_eval_on_the_cluster_gives_the_local_tables(local_ray, tmp_path, dev_data):
+    from headshot.eval.data import SelectionSettings
+    from headshot.eval.runner import EvalOptions, run_evaluation
+
+    def tables(out: Path, cluster: str | None) -> dict:
+        options = EvalOptions(engines=["warp"], data=dev_data, out=out, protocols=["self"], cluster=cluster,
+                              selection=SelectionSettings(max_frames=2, stride=5, max_videos=2),
+                              contact_sheets=False)
+        summary = run_evaluation(options, progress=False)
+        timing = ("ms", "fps", "seconds")
+        return {protocol: {row: {metric: value for metric, value in metrics.items()
+                                 if not any(word in metric for word in timing)}
+                           for row, metrics in table.items()} for protocol, table in summary["tables"].items()}
+
+    local = tables(tmp_path / "local", None)
+    cluster = tables(tmp_path / "cluster", "auto")
+    assert set(cluster) == set(local) == {"self"} and set(cluster["self"]) == set(local["self"])
+    # the baselines are exact; the warp rows as close as two local runs are (the warp pipeline is not
+    # bit-reproducible from run to run: its landmarks differ in the last digits)
+    for row in ("source (unmoved)", "similarity warp (5 points)"):
+        assert cluster["self"][row] == pytest.approx(local["self"][row], rel=1e-9, nan_ok=True), row
+    for row, metrics in local["self"].items():
+        assert cluster["self"][row] == pytest.approx(metrics, rel=0.1, abs=0.05, nan_ok=True), row
+    stored = sorted(path.name for path in (tmp_path / "cluster" / "cache" / "self").glob("*.json"))
+    assert len(stored) == 2
+    run = json.loads((tmp_path / "cluster" / "results.json").read_text())["machine"]["run"]
+    assert run["items_computed"] == 2 and run["items_from_cache"] == 0
