@@ -186,3 +186,17 @@ def test_unreachable_cluster_and_object_store_urls_fail_fast_in_one_line(tmp_pat
     with pytest.raises(InputError, match="expected auto, local, HOST:PORT"):
         open_backend("nonsense")
     assert partial_files(tmp_path / "out") == [] and not list((tmp_path / "out").glob("*.mp4"))
+
+
+def test_cli_batch_default_out_folder_and_rows_that_cannot_run(tmp_path, capsys):
+    from headshot.cli import main
+
+    jobs = write_jobs(tmp_path / "jobs.csv", [{"photo": str(tmp_path / "nobody.jpg"), "motion": "nod"},
+                                              {"photo": str(tmp_path / "nobody.jpg"), "motion": "nod", "size": "big"}])
+    assert main(["batch", str(jobs), "-q"]) == 1
+    captured = capsys.readouterr()
+    assert "0 rendered, 0 already done, 2 failed of 2 jobs" in captured.out
+    assert "row 2 (nobody.jpg): photo not found" in captured.err and "column size: 'big' is not a number" in captured.err
+    assert captured.err.strip().splitlines()[-1].startswith("headshot: error: 2 of 2 jobs failed")
+    table = list(csv.DictReader(open(tmp_path / "jobs-out" / RESULTS_CSV)))
+    assert [row["status"] for row in table] == ["failed", "failed"]

@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
     def batch(
         jobs: Path = typer.Argument(..., help="Jobs CSV: photo, driver | motion | audio | text, output, "
                                               "and any animate option as a column (see docs/cluster.md)."),
-        out: Path = typer.Option(..., "--out", help="Output folder (on a path every worker sees); re-run to resume."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (on a path every worker sees; default: "
+                                                               "JOBS-out beside the jobs file); re-run to resume."),
         cluster: Optional[str] = typer.Option(None, "--cluster", help=CLUSTER_HELP),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Local pool size (default: one "
                                                                              "process per core)."),
@@ -30,6 +31,8 @@ def register(app: typer.Typer) -> None:
         """Render every row of a jobs file (signed and watermarked like animate/say); skips finished jobs."""
         from ..errors import HeadshotError
         from .batch import RESULTS_CSV, BatchOptions, run_batch
+
+        out = out if out is not None else jobs.parent / f"{jobs.stem}-out"
 
         summary = run_batch(BatchOptions(jobs=jobs, out=out, cluster=cluster, workers=workers,
                                          retry_failed=retry_failed, progress=not quiet))
