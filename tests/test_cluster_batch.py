@@ -115,6 +115,9 @@ def test_jobs_file_rows_fail_alone_with_one_line(tmp_path, dev_data):
     assert "also written by row 7" in errors[7]
     assert "true/false" in errors[8] and errors[9] == "no photo"
     assert all("\n" not in error for error in errors if error)
+    with pytest.raises(InputError, match="no jobs"):
+        (tmp_path / "empty.csv").write_text("photo,driver\n")
+        read_jobs(tmp_path / "empty.csv", tmp_path / "out")
     with pytest.raises(InputError, match="unknown column"):
         read_jobs(write_jobs(tmp_path / "bad.csv", [{"photo": "a.jpg", "colour": "red"}]), tmp_path / "out")
 

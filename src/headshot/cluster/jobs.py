@@ -195,6 +195,8 @@ def read_jobs(jobs_file: Path, out: Path) -> list[Job]:
         problem = f"unknown column(s) {', '.join(unknown)}" if unknown else "no photo column"
         raise InputError(f"{jobs_file.name}: {problem}; columns: photo, driver, motion, audio, transcript, text, "
                          f"lang, voice, rate, output, and animate options (size, engine, crop_only, ...)")
+    if not rows:
+        raise InputError(f"{jobs_file.name}: no jobs (a header and one row per render)")
     base, out = jobs_file.absolute().parent, Path(out).absolute()
     hasher, jobs, owners = _Hasher(), [], {}
     for line, row in rows:
