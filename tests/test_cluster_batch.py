@@ -203,3 +203,15 @@ def test_cli_batch_default_out_folder_and_rows_that_cannot_run(tmp_path, capsys)
     assert captured.err.strip().splitlines()[-1].startswith("headshot: error: 2 of 2 jobs failed")
     table = list(csv.DictReader(open(tmp_path / "jobs-out" / RESULTS_CSV)))
     assert [row["status"] for row in table] == ["failed", "failed"]
+
+
+def test_a_second_batch_into_the_same_folder_is_refused(tmp_path, dev_data):
+    import fcntl
+
+    jobs = write_jobs(tmp_path / "jobs.csv", [{"photo": str(dev_data / "portraits" / PHOTOS[0]), "motion": "nod"}])
+    (tmp_path / "out").mkdir()
+    with open(tmp_path / "out" / "batch.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(InputError, match="another headshot batch is writing into"):
+            run_batch(BatchOptions(jobs, tmp_path / "out", progress=False))
+    assert not list((tmp_path / "out").glob("*.mp4"))

@@ -6,6 +6,7 @@ The ``--out`` folder holds the outputs and three files of the batch's own::
                            input is bad (append-only; read by reruns)
     batch-results.csv      every job of the last run: row, photo, output, status, seconds, worker, error
     batch-results.json     the same, with the run's totals and where it ran
+    batch.lock             held while a batch runs: a second batch into the same folder is refused
 
 Guarantees:
 
@@ -26,6 +27,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -35,7 +37,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..io.atomic import atomic_write_text
 from .executor import open_backend
 from .jobs import Job, read_jobs
@@ -43,6 +45,7 @@ from .jobs import Job, read_jobs
 MANIFEST_NAME = "batch-manifest.jsonl"
 RESULTS_CSV = "batch-results.csv"
 RESULTS_JSON = "batch-results.json"
+LOCK_NAME = "batch.lock"
 _TEMP_NAME = re.compile(r"^\.+[^/]+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
 RESULT_COLUMNS = ("row", "photo", "output", "status", "seconds", "worker", "error", "key")
 
@@ -132,6 +135,28 @@ def _remove_partial_files(out: Path) -> int:
     return removed
 
 
+@contextlib.contextmanager
+def _only_batch_in(out: Path):
+    """Refuse a second batch into ``out`` while this one runs (it would sweep this one's temporary files)."""
+    try:
+        descriptor = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise OutputError(f"cannot write into {out} ({error.strerror or error})") from None
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - Windows: no lock
+            pass
+        except OSError:
+            raise InputError(f"another headshot batch is writing into {out}; wait for it or choose another --out") \
+                from None
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
 def _result(job: Job, status: str, seconds: float = 0.0, worker: str = "", error: str | None = None) -> dict:
     return {"row": job.row, "photo": job.photo, "output": job.output_name, "status": status,
             "seconds": round(seconds, 2), "worker": worker, "error": error or "", "key": job.key}
@@ -165,7 +190,15 @@ def run_batch(options: BatchOptions) -> dict:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")
     jobs = read_jobs(options.jobs, out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create the output folder {out} ({error.strerror or error})") from None
+    with _only_batch_in(out):
+        return _run(jobs, out, options)
+
+
+def _run(jobs: list[Job], out: Path, options: BatchOptions) -> dict:
     started = time.perf_counter()
     manifest = read_manifest(out)
     results, todo = [], []
