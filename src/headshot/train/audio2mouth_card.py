@@ -1,10 +1,11 @@
 """Fill the numbers of ``models/AUDIO2MOUTH_CARD.md`` from an audio → mouth run folder, so that the card
 cannot drift from the run that made the shipped weights.
 
-    python -m headshot.train.audio2mouth_card RUN_FOLDER [--card src/headshot/models/AUDIO2MOUTH_CARD.md] [--check]
+    python -m headshot.train.audio2mouth_card RUN_FOLDER [--cv CV_FOLDER] [--card CARD.md] [--check]
 
 ``RUN_FOLDER`` is what ``python -m headshot.train.audio2mouth --run RUN_FOLDER --weights ...`` wrote
-(``options.json``, ``summary.json``, ``final.json``) plus, optionally, ``bench.json`` from
+(``options.json``, ``final.json``, and ``summary.json`` unless the cross-validation ran apart: then
+``--cv`` names its run folder) plus, optionally, ``bench.json`` from
 ``benchmarks/audio2mouth_bench.py --out RUN_FOLDER/bench.json``. Rewritten: the cells of the card's
 ``| network |``, ``| training |`` and ``| speed |`` rows, and the cross-validation table between
 ``<!-- card:cv:start -->`` and ``<!-- card:cv:end -->``. Running twice changes nothing the second time.
@@ -48,8 +49,8 @@ def card_cells(run: Path) -> dict[str, str]:
         "training": (f"{final['clips']} clips, {final['identities']} identities, {final['frames']:,} frames; "
                      f"{options['steps']} AdamW steps per member (lr {options['lr']}, one-cycle, weight decay "
                      f"{options['weight_decay']}), batches of {options['batch']} crops of {options['crop_frames']} "
-                     f"frames; {final['fit_seconds']:.0f} s on {final['threads']} CPU thread(s) (after measuring "
-                     f"offsets); seed {options['seed']}"),
+                     f"frames; {final['fit_seconds']:.0f} s wall clock on {final['threads']} CPU thread(s) of a "
+                     f"shared machine (after measuring offsets); seed {options['seed']}"),
     }
     if bench:
         cells["speed"] = (f"{bench['rtf_wall']:.3f}× real time ({bench['minutes']:g} min of audio in "
@@ -59,8 +60,8 @@ def card_cells(run: Path) -> dict[str, str]:
     return cells
 
 
-def update_card(text: str, run: Path) -> str:
-    """The card's text with its generated cells and table from ``run``."""
+def update_card(text: str, run: Path, cv: Path | None = None) -> str:
+    """The card's text with its generated cells from ``run`` and its table from ``cv`` (default ``run``)."""
     from .audio2mouth import card_table
 
     for label, cell in card_cells(run).items():
@@ -70,19 +71,20 @@ def update_card(text: str, run: Path) -> str:
         text = pattern.sub(lambda _: f"| {label} | {cell} |", text)
     if not _CV.search(text):
         raise InputError("the card has no <!-- card:cv:start --> ... <!-- card:cv:end --> region")
-    table = card_table(_read(run, "summary.json"))
+    table = card_table(_read(cv or run, "summary.json"))
     return _CV.sub(lambda m: m.group(1) + table + m.group(2), text)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path, help="audio2mouth run folder")
+    parser.add_argument("--cv", type=Path, default=None, help="cross-validation run folder (default: RUN)")
     parser.add_argument("--card", type=Path, default=DEFAULT_CARD, help="model card to rewrite")
     parser.add_argument("--check", action="store_true", help="exit 1 if the card would change")
     args = parser.parse_args(argv)
     try:
         old = args.card.read_text()
-        new = update_card(old, args.run)
+        new = update_card(old, args.run, args.cv)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
