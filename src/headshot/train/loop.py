@@ -36,7 +36,7 @@ from .split import load_split, resolve_split_path
 from .trainer import Trainer, export_model
 
 METRIC_COLUMNS = ("step", "elapsed_s", "images_per_s", "d_loss", "g_loss", "content", "l1", "adversarial",
-                  "feature_matching", "embedding_match", "real_score", "fake_score", "l1_to_target")
+                  "feature_matching", "embedding_match", "real_score", "fake_score", "l1_to_target", "psi_rms")
 LOSS_COLUMNS = METRIC_COLUMNS[3:]
 
 
@@ -57,6 +57,7 @@ class TrainOptions:
     overrides: dict = field(default_factory=dict)
     clips: list[str] | None = None          # restrict the dataset to these clip keys (tests, debugging)
     max_frames: int | None = None           # use only the first frames of each clip
+    echo: bool = False                      # also print the log's lines (runs whose output is a log file)
 
 
 def resolve_config(options: TrainOptions) -> tuple[ModelConfig, TrainConfig]:
@@ -112,9 +113,10 @@ class RunLog:
     """The run folder's ``log.txt``, ``metrics.csv`` and TensorBoard events; written by rank 0 only (every
     method is a no-op on the other ranks)."""
 
-    def __init__(self, run_dir: Path, enabled: bool):
+    def __init__(self, run_dir: Path, enabled: bool, echo: bool = False):
         self.run_dir = run_dir
         self.enabled = enabled
+        self.echo = echo and enabled
         self.writer = self._metrics_file = self._log_file = self._metrics = None
         if not enabled:
             return
@@ -135,8 +137,11 @@ class RunLog:
         if self._log_file is not None:
             self._log_file.write(time.strftime("%Y-%m-%d %H:%M:%S ") + text + "\n")
             self._log_file.flush()
+        if self.echo:
+            print(text, flush=True)
 
-    def metrics(self, step: int, elapsed_s: float, rate: float, means: dict[str, float]) -> None:
+    def metrics(self, step: int, elapsed_s: float, rate: float, means: dict[str, float],
+                steps_per_s: float | None = None) -> None:
         """One ``metrics.csv`` row, TensorBoard scalars and a log line; ``means`` has the logged losses."""
         if not self.enabled:
             return
@@ -150,7 +155,7 @@ class RunLog:
                 if key in means:
                     self.writer.add_scalar(f"loss/{key}", means[key], step)
         self.line(f"step {step} | " + " | ".join(f"{key} {means[key]:.4g}" for key in LOSS_COLUMNS if key in means)
-                  + f" | {rate:.2f} img/s")
+                  + f" | {rate:.2f} img/s" + (f" | {steps_per_s:.2f} steps/s" if steps_per_s else ""))
 
     def image(self, name: str, rgb, step: int) -> None:
         if self.writer is not None:
@@ -178,6 +183,9 @@ class _Window:
 
     def rate(self) -> float:
         return self.images / max(time.monotonic() - self.started, 1e-9)
+
+    def step_rate(self) -> float:
+        return self.steps / max(time.monotonic() - self.started, 1e-9)
 
     def means(self, context: DistributedContext) -> dict[str, float]:
         """Mean over the window's steps and over the ranks of every loss column (all ranks must call it)."""
@@ -277,7 +285,7 @@ class _Run:
         """Train to the configured step (or a stop), then write the last checkpoint and close the logs."""
         batches = self._batches()  # before the sample batch: the loader's seed draw keeps its place
         self.sample_batch = self._sample_batch() if self.context.is_main else None
-        self.log = RunLog(self.run_dir, self.context.is_main)
+        self.log = RunLog(self.run_dir, self.context.is_main, self.options.echo)
         self.log.line(f"start step {self.trainer.step}/{self.cfg.steps} rank 0 of {self.context.world_size} on "
                       f"{self.context.device}; {len(self.dataset)} clips, {self.dataset.num_videos} videos, "
                       f"batch {self.cfg.batch_size} ({self.rank_batch}/rank)")
@@ -316,7 +324,7 @@ class _Run:
                 step = trainer.step
                 if step % cfg.log_every == 0 or step == cfg.steps:
                     rate, means = window.rate(), window.means(context)
-                    self.log.metrics(step, time.monotonic() - self.started, rate, means)
+                    self.log.metrics(step, time.monotonic() - self.started, rate, means, window.step_rate())
                     progress.update(task, rate=f"{rate:.2f} img/s",
                                     loss=f"G {means['g_loss']:.3f} D {means.get('d_loss', 0.0):.3f}")
                     window = _Window()

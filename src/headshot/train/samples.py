@@ -63,7 +63,7 @@ def plot_metrics(run_dir: Path) -> Path | None:
         axes[0].plot(steps, series(name), label=name)
     axes[0].set_yscale("log")
     axes[0].set_title("E/G losses")
-    for name in ("d_loss", "adversarial", "real_score", "fake_score"):
+    for name in ("d_loss", "adversarial", "real_score", "fake_score", "psi_rms"):
         axes[1].plot(steps, series(name), label=name)
     axes[1].set_title("adversarial")
     axes[2].plot(steps, series("images_per_s"))

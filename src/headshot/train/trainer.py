@@ -116,6 +116,9 @@ class Trainer:
         logged = {"g_loss": float(terms.total.detach())}
         logged.update({name: float(value.detach()) for name, value in terms.terms.items()})
         logged["l1_to_target"] = float((fake.detach().float() - x["target"]).abs().mean())
+        # RMS of psi = P e: the size of the person's AdaIN parameters (near 0: the identity path is dead)
+        with torch.no_grad():
+            logged["psi_rms"] = float(self.G.adain_params(embedding.detach().float()).pow(2).mean().sqrt())
         return logged
 
     @torch.no_grad()
