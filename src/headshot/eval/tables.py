@@ -57,7 +57,11 @@ features, with a small covariance regularisation (few samples: biased upwards, c
 ms/frame: engine render time only. **bg L1** (background fidelity): L1 between the output pasted back into the
 full source frame and the real full frame, outside the person (a column 2× the face box wide, from 0.6 face
 heights above the top landmark to the frame bottom; union of the output's, the source's and the real frame's;
-clips with no background left are not counted); see headshot.eval.background."""
+clips with no background left are not counted); see headshot.eval.background.
+**Shared loss network**: MNv2-PD and FID (MNv2) use the ImageNet MobileNetV2 that the neural engine's default
+content loss trains against, so on neural rows they partly score what training optimised (the shipped model also
+trains on pixel L1 of 128-px crops). CSIM (SFace, dlib), AED, AKD, pose and expression errors, PSNR and SSIM are
+computed by networks or formulas that training never optimised: compare engines on those first."""
 
 
 TITLES = {"self": "Self-reenactment (source = first frame, the clip drives; compared with real frames)",
