@@ -155,6 +155,10 @@ def test_local_batch_killed_worker_bad_row_and_free_rerun(tmp_path, dev_data, ca
     finally:
         killer.stop()
     assert killer.killed is not None, "no worker was caught mid-write"
+    killed_pid, temporary = killer.killed  # .<output stem>.<random>.mp4: the job retried elsewhere
+    (retried,) = [job for job in summary["jobs"]
+                  if temporary.lstrip(".").startswith(f"{Path(job['output']).stem}.")]  # the signer's: ..<stem>
+    assert retried["status"] == "done" and not retried["worker"].endswith(f":{killed_pid}")
     assert (summary["done"], summary["failed"], summary["skipped"]) == (5, 1, 0)
     (failed,) = [job for job in summary["jobs"] if job["status"] == "failed"]
     assert failed["row"] == 4 and "face" in failed["error"] and "\n" not in failed["error"]
@@ -163,7 +167,7 @@ def test_local_batch_killed_worker_bad_row_and_free_rerun(tmp_path, dev_data, ca
     assert not [path for path in out.rglob(".*") if path.is_file()]
     report = verify_file(out / outputs[0])
     assert report.watermark.found and report.manifest is not None and report.manifest.valid
-    table = list(csv.DictReader(open(out / RESULTS_CSV)))
+    table = list(csv.DictReader((out / RESULTS_CSV).read_text().splitlines()))
     assert [row["status"] for row in table] == ["done", "done", "failed", "done", "done", "done"]
     assert json.loads((out / RESULTS_JSON).read_text())["done"] == 5
     manifest = [json.loads(line) for line in (out / MANIFEST_NAME).read_text().splitlines()]
@@ -201,7 +205,7 @@ def test_cli_batch_default_out_folder_and_rows_that_cannot_run(tmp_path, capsys)
     assert "0 rendered, 0 already done, 2 failed of 2 jobs" in captured.out
     assert "row 2 (nobody.jpg): photo not found" in captured.err and "column size: 'big' is not a number" in captured.err
     assert captured.err.strip().splitlines()[-1].startswith("headshot: error: 2 of 2 jobs failed")
-    table = list(csv.DictReader(open(tmp_path / "jobs-out" / RESULTS_CSV)))
+    table = list(csv.DictReader((tmp_path / "jobs-out" / RESULTS_CSV).read_text().splitlines()))
     assert [row["status"] for row in table] == ["failed", "failed"]
 
 

@@ -49,6 +49,10 @@ def test_ray_batch_survives_a_killed_worker_and_reruns_for_free(local_ray, tmp_p
     finally:
         killer.stop()
     assert killer.killed is not None, "no worker was caught mid-write"
+    killed_pid, temporary = killer.killed  # .<output stem>.<random>.mp4: the job retried elsewhere
+    (retried,) = [job for job in summary["jobs"]
+                  if temporary.lstrip(".").startswith(f"{Path(job['output']).stem}.")]  # the signer's: ..<stem>
+    assert retried["status"] == "done" and not retried["worker"].endswith(f":{killed_pid}")
     assert summary["backend"].startswith("Ray cluster, 2 CPUs")
     assert (summary["done"], summary["failed"], summary["skipped"]) == (18, 2, 0)
     errors = {job["row"]: job["error"] for job in summary["jobs"] if job["status"] == "failed"}
