@@ -8,6 +8,13 @@ in a window and can record it; the web app's Live tab calls the same session per
 
 from __future__ import annotations
 
-from .session import LiveSession, LiveStats
-
 __all__ = ["LiveSession", "LiveStats"]
+
+
+def __getattr__(name: str):
+    # lazy: ``headshot --help`` imports headshot.live.commands, which must not pull in numpy or OpenCV
+    if name in __all__:
+        from . import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
