@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,14 @@ def local_ray():
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
 
+    handler = signal.getsignal(signal.SIGTERM)
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", object_store_memory=100 << 20,
              log_to_driver=False, logging_level=logging.WARNING)
     try:
         yield ray
     finally:
         ray.shutdown()
+        signal.signal(signal.SIGTERM, handler)  # ray.init leaves its own handler behind
 
 
 def test_ray_batch_survives_a_killed_worker_and_reruns_for_free(local_ray, tmp_path, dev_data):

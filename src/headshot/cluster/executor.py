@@ -26,7 +26,9 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -210,7 +212,10 @@ class RayCluster:
         if not ray.is_initialized():  # a caller (a test, a notebook) may have connected already
             _check_reachable(address)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            settings = dict(log_to_driver=False, logging_level=logging.WARNING)
+            settings = {"log_to_driver": False, "logging_level": logging.WARNING}
+            # ray.init replaces the SIGTERM handler for good; keep the command's own (which stops a run the
+            # way Ctrl-C does, so that close() and every clean-up still run)
+            handler = signal.getsignal(signal.SIGTERM)
             try:
                 if address == "local":
                     ray.init(include_dashboard=False, **settings)
@@ -219,6 +224,9 @@ class RayCluster:
             except Exception as error:  # no cluster there, wrong address, version mismatch
                 raise InputError(f"cannot connect to a Ray cluster at {address!r} ({one_line(error)}); start one "
                                  f"with `ray start --head`, or use --cluster ADDRESS") from None
+            finally:
+                if threading.current_thread() is threading.main_thread() and handler is not None:
+                    signal.signal(signal.SIGTERM, handler)
             self._owns_connection = True
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
         nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
