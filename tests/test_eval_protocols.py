@@ -44,6 +44,20 @@ def test_manifest_selects_frames_reproducibly(dev_data):
         assert (dev_data / entry["driver"]).is_file()
 
 
+def test_manifest_of_the_split_holds_only_unseen_people(dev_data):
+    """headshot eval --split: every protocol draws from the split's held-out identities only."""
+    from headshot.train.split import DEV_SPLIT, load_split
+
+    heldout = tuple(sorted(load_split(DEV_SPLIT)))
+    settings = data.SelectionSettings(max_frames=2, stride=3, fewshot_videos=20, cross_portraits=20,
+                                      identities=heldout)
+    manifest = data.build_manifest(dev_data, settings, ["self", "fewshot", "cross"])
+    assert manifest["settings"]["identities"] == list(heldout)
+    assert {e["identity"] for e in manifest["fewshot"]} == set(heldout)  # one clip per unseen person
+    assert all(e["identity"] in heldout for e in manifest["self"])
+    assert all(e["identity"] in heldout and e["driver_identity"] in heldout for e in manifest["cross"])
+
+
 def test_manifest_file_round_trip_and_errors(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"version": 1, "self": []}))

@@ -68,6 +68,8 @@ def register(app: typer.Typer) -> None:
         cluster: Optional[str] = typer.Option(None, "--cluster", help="Compute the items on a Ray cluster: auto, "
                                               "local or an address (head:6379); data and run folder on a path "
                                               "every node sees; needs pip install 'headshot[cluster]'."),
+        split: Optional[Path] = typer.Option(None, "--split", help="Identity split file (configs/splits/dev.yaml): "
+                                             "evaluate only its held-out people, whom training never saw."),
     ) -> None:
         """Evaluate engines: self-reenactment, few-shot and cross-identity metrics, tables, plots, sheets."""
         from .data import SelectionSettings
@@ -88,6 +90,11 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"unknown protocol {unknown[0]!r}; choose from self, fewshot, cross, turned, all, lipsync")
         if not data.is_dir():
             raise InputError(f"data folder not found: {data}")
+        heldout = None
+        if split is not None:
+            from ..train.split import load_split
+
+            heldout = tuple(sorted(load_split(split)))
         engine_options = {}
         if neural_model is not None:
             if not neural_model.is_file():
@@ -97,7 +104,7 @@ def register(app: typer.Typer) -> None:
             engines=names, data=data, out=out, protocols=protocols,
             selection=SelectionSettings(max_frames=max_frames, stride=stride, fewshot_videos=fewshot_videos,
                                         cross_portraits=cross_portraits, max_videos=max_videos,
-                                        turned_frames=turned_frames),
+                                        turned_frames=turned_frames, identities=heldout),
             manifest=manifest, portraits=portraits, lpips_weights=lpips_weights,
             inception_weights=inception_weights, engine_options=engine_options, resume=resume,
             contact_sheets=contact_sheets, identity=identity, finetune_steps=finetune_steps, cluster=cluster)

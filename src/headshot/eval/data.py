@@ -50,6 +50,9 @@ class SelectionSettings:
         turned_frames: target frames per clip in the turned protocol (see :mod:`headshot.eval.turned`).
         turned_min_yaw: a clip joins the turned protocol when its largest |yaw| reaches this (degrees).
         turned_scan_stride: the turned protocol scans every K-th frame for yaw.
+        identities: only these people's clips (and portraits) take part, e.g. a split file's held-out
+            identities (``headshot eval --split configs/splits/dev.yaml``: people training never saw);
+            ``None`` for everyone.
     """
 
     max_frames: int = 8
@@ -61,6 +64,7 @@ class SelectionSettings:
     turned_frames: int = 16
     turned_min_yaw: float = 20.0
     turned_scan_stride: int = 5
+    identities: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -112,13 +116,17 @@ def build_manifest(data_root: Path, settings: SelectionSettings, protocols: list
                    portraits_root: Path | None = None) -> dict:
     """A manifest (see module docstring) for the videos and portraits found under ``data_root``."""
     videos = find_videos(data_root)
+    if settings.identities is not None:
+        videos = [video for video in videos if video.identity in set(settings.identities)]
     if not videos:
-        raise InputError(f"no videos found under {data_root}")
+        raise InputError(f"no videos found under {data_root}"
+                         + (" for the split's identities" if settings.identities is not None else ""))
     manifest: dict = {"version": MANIFEST_VERSION, "settings": {
         "max_frames": settings.max_frames, "stride": settings.stride, "shots": list(settings.shots),
         "fewshot_videos": settings.fewshot_videos, "cross_portraits": settings.cross_portraits,
         "max_videos": settings.max_videos, "turned_frames": settings.turned_frames,
-        "turned_min_yaw": settings.turned_min_yaw, "turned_scan_stride": settings.turned_scan_stride}}
+        "turned_min_yaw": settings.turned_min_yaw, "turned_scan_stride": settings.turned_scan_stride,
+        "identities": None if settings.identities is None else sorted(settings.identities)}}
     for video in videos:
         video.frame_count = count_frames(video.path)
     if "self" in protocols:
@@ -130,7 +138,10 @@ def build_manifest(data_root: Path, settings: SelectionSettings, protocols: list
         manifest["fewshot"] = _fewshot_entries(videos, settings)
     if "cross" in protocols:
         portraits_root = Path(portraits_root) if portraits_root else Path(data_root) / "portraits"
-        manifest["cross"] = _cross_entries(videos, find_portraits(portraits_root), settings)
+        portraits = find_portraits(portraits_root)
+        if settings.identities is not None:
+            portraits = [p for p in portraits if p[2] in set(settings.identities)]
+        manifest["cross"] = _cross_entries(videos, portraits, settings)
     return manifest
 
 
