@@ -91,6 +91,8 @@ def test_live_step_makes_one_session_per_tab(actions, astronaut, talking_clip):
         outs = [actions.live_step("tab", frame.rgb, photo) for frame in reader]
     assert outs[-1][0].shape == (512, 512, 3) and "fps" in outs[-1][1]
     assert len(actions._live) == 1
+    assert "now 'no motion'" in actions.recalibrate("tab")
+    assert "no face seen yet" in actions.recalibrate("other tab")
     actions.end_session("tab")
     assert not actions._live
     with pytest.raises(HeadshotError, match="portrait photo"):

@@ -170,6 +170,14 @@ class AppActions:
             out = live.step(np.ascontiguousarray(frame[..., :3]))
         return out, live.stats.line()
 
+    def recalibrate(self, session: str | None) -> str:
+        """Take the latest webcam face of this tab as "no motion"; returns a line for the page."""
+        with self._live_lock:
+            current = self._live.get(session or "anonymous")
+        if current is None or not current[1].recalibrate():
+            return "no face seen yet: start the webcam first"
+        return "the current face is now 'no motion'"
+
     def end_session(self, session: str | None) -> None:
         """A browser tab closed: stop its live portrait and delete its results."""
         with self._live_lock:

@@ -165,6 +165,7 @@ def _live_tab(actions: AppActions, astronaut_path: str) -> None:
         with gr.Column():
             portrait = gr.Image(label="Live portrait", format="jpeg", interactive=False, elem_id="live-portrait")
             stats = gr.Textbox(label="Measured (server side)", interactive=False, elem_id="live-stats")
+            reset = gr.Button("Take my face now as 'no motion'", elem_id="live-reset")
 
     @_user_errors
     def step(frame, photo_path, request: gr.Request):
@@ -172,6 +173,11 @@ def _live_tab(actions: AppActions, astronaut_path: str) -> None:
 
     webcam.stream(step, [webcam, photo], [portrait, stats], stream_every=LIVE_EVERY, time_limit=600,
                   concurrency_id="live", concurrency_limit=2, show_progress="hidden")
+
+    def recalibrate(request: gr.Request):
+        return actions.recalibrate(_session(request))
+
+    reset.click(recalibrate, None, stats, queue=False)
 
 
 def _verify_tab(actions: AppActions) -> None:

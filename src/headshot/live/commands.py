@@ -29,7 +29,7 @@ def live(
     no_watermark: bool = cli_option("no_watermark"),
     no_credentials: bool = cli_option("no_credentials"),
 ) -> None:
-    """Drive the portrait live from a camera (or a video file) in a window that shows fps; q or Esc stops."""
+    """Drive the portrait live from a camera (or a video file) in a window that shows fps; q or Esc stops, r recalibrates."""
     from ..options import AnimateOptions
     from .desktop import run_live
     from .session import LIVE_SIZE

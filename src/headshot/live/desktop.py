@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import HeadshotError, InputError
 from .session import LiveSession, LiveStats
 
-WINDOW_TITLE = "headshot live (q or Esc to stop)"
+WINDOW_TITLE = "headshot live (q or Esc: stop, r: take this face as no motion)"
 
 
 @dataclass
@@ -156,8 +156,11 @@ def _play(session: LiveSession, frames, writer, window: bool, on_frame) -> int:
             on_frame(out, session.stats)
         if window:
             cv2.imshow(WINDOW_TITLE, cv2.cvtColor(draw_stats(out, session.stats), cv2.COLOR_RGB2BGR))
-            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            key = cv2.waitKey(1) & 0xFF
+            if key in (ord("q"), 27):
                 break
+            if key == ord("r"):  # the face now is "no motion"
+                session.recalibrate()
     return count
 
 
