@@ -222,3 +222,29 @@ def test_a_second_batch_into_the_same_folder_is_refused(tmp_path, dev_data):
         with pytest.raises(InputError, match="another headshot batch is writing into"):
             run_batch(BatchOptions(jobs, tmp_path / "out", progress=False))
     assert not list((tmp_path / "out").glob("*.mp4"))
+
+
+def test_a_stopped_batch_still_writes_its_results(tmp_path, dev_data, monkeypatch):
+    from headshot.cluster import batch
+    from headshot.cluster.executor import Outcome
+
+    class StopsAfterOne:
+        description = "stops after one job"
+
+        def map(self, task, payloads):
+            (Path(payloads[0]["output"])).write_bytes(b"rendered")
+            yield Outcome(0, {"bytes": 8}, worker="here:1")
+            raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(batch, "open_backend", lambda cluster, workers: StopsAfterOne())
+    photo = str(dev_data / "portraits" / PHOTOS[0])
+    jobs = write_jobs(tmp_path / "jobs.csv", [{"photo": photo, "motion": "nod", "output": f"{i}.mp4"} for i in range(3)])
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(BatchOptions(jobs, tmp_path / "out", progress=False))
+    table = list(csv.DictReader((tmp_path / "out" / RESULTS_CSV).read_text().splitlines()))
+    assert [(row["output"], row["status"]) for row in table] == [("0.mp4", "done"), ("1.mp4", "not run"),
+                                                                  ("2.mp4", "not run")]
+    assert json.loads((tmp_path / "out" / RESULTS_JSON).read_text())["not run"] == 2

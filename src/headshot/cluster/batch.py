@@ -4,7 +4,8 @@ The ``--out`` folder holds the outputs and three files of the batch's own::
 
     batch-manifest.jsonl   one line per finished job: key, output, bytes; or key and error for a job whose
                            input is bad (append-only; read by reruns)
-    batch-results.csv      every job of the last run: row, photo, output, status, seconds, worker, error
+    batch-results.csv      every job of the last run: row, photo, output, status (done, skipped, failed, or
+                           not run when the batch was stopped), seconds, worker, error
     batch-results.json     the same, with the run's totals and where it ran
     batch.lock             held while a batch runs: a second batch into the same folder is refused
 
@@ -233,13 +234,23 @@ def _run(jobs: list[Job], out: Path, options: BatchOptions) -> dict:
                                               "status": "failed", "error": outcome.error}) + "\n")
                         log.flush()
                 bar.update(task, advance=1, failed=failed)
+    except BaseException:  # Ctrl-C, SIGTERM: the results say which jobs did not run (a rerun does them)
+        finished = {(item["row"], item["output"]) for item in results}
+        results += [_result(job, "not run", error="the batch was stopped") for job in todo
+                    if (job.row, job.output_name) not in finished]
+        raise
     finally:
         if backend is not None:
             backend.close()
         _remove_partial_files(out)
-    counts = {status: sum(1 for item in results if item["status"] == status) for status in ("done", "skipped", "failed")}
-    totals = {**counts, "jobs": len(jobs), "seconds": round(time.perf_counter() - started, 2),
-              "backend": backend.description if backend else "nothing to do",
-              "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
-    _write_results(out, results, totals)
-    return {**totals, "jobs": sorted(results, key=lambda item: (item["row"], item["output"]))}
+        _write_results(out, results, _totals(results, jobs, started, backend))
+    return {**_totals(results, jobs, started, backend),
+            "jobs": sorted(results, key=lambda item: (item["row"], item["output"]))}
+
+
+def _totals(results: list[dict], jobs: list[Job], started: float, backend) -> dict:
+    counts = {status: sum(1 for item in results if item["status"] == status)
+              for status in ("done", "skipped", "failed", "not run")}
+    return {**counts, "jobs": len(jobs), "seconds": round(time.perf_counter() - started, 2),
+            "backend": backend.description if backend else "nothing to do",
+            "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
