@@ -248,3 +248,20 @@ def test_a_stopped_batch_still_writes_its_results(tmp_path, dev_data, monkeypatc
     assert [(row["output"], row["status"]) for row in table] == [("0.mp4", "done"), ("1.mp4", "not run"),
                                                                   ("2.mp4", "not run")]
     assert json.loads((tmp_path / "out" / RESULTS_JSON).read_text())["not run"] == 2
+
+    class Records:  # the rerun of the half-finished batch: only the two jobs it did not reach are sent
+        description = "records"
+        sent: list = []
+
+        def map(self, task, payloads):
+            for index, payload in enumerate(payloads):
+                self.sent.append(Path(payload["output"]).name)
+                Path(payload["output"]).write_bytes(b"rendered")
+                yield Outcome(index, {"bytes": 8}, worker="here:2")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(batch, "open_backend", lambda cluster, workers: Records())
+    summary = run_batch(BatchOptions(jobs, tmp_path / "out", progress=False))
+    assert Records.sent == ["1.mp4", "2.mp4"] and (summary["done"], summary["skipped"]) == (2, 1)
