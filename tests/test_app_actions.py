@@ -97,3 +97,18 @@ def test_live_step_makes_one_session_per_tab(actions, astronaut, talking_clip):
     assert not actions._live
     with pytest.raises(HeadshotError, match="portrait photo"):
         actions.live_step("tab", np.zeros((8, 8, 3), np.uint8), None)
+
+
+def test_app_command_on_a_busy_port_says_so_in_one_line(capsys):
+    import socket
+
+    from headshot.cli import main
+
+    pytest.importorskip("gradio", reason="the web app's extra is not installed: pip install -e '.[test]'")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["app", "--port", str(port)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err == f"headshot: error: cannot listen on 127.0.0.1:{port} (in use); try another --port"

@@ -86,7 +86,8 @@ def start_app(host: str = "127.0.0.1", port: int | None = 7860, limits: UploadLi
             footer_links=["settings"], theme=_offline_theme())
     except OSError as error:
         workspace.close()
-        raise HeadshotError(f"cannot listen on {host}:{port} ({error.strerror or error}); try --port") from None
+        reason = "in use" if "empty port" in str(error) else (error.strerror or str(error).splitlines()[0])
+        raise HeadshotError(f"cannot listen on {host}:{port} ({reason}); try another --port") from None
     except BaseException:
         workspace.close()
         raise
