@@ -109,12 +109,9 @@ def test_eval_on_the_cluster_gives_the_local_tables(local_ray, tmp_path, dev_dat
     local = tables(tmp_path / "local", None)
     cluster = tables(tmp_path / "cluster", "auto")
     assert set(cluster) == set(local) == {"self"} and set(cluster["self"]) == set(local["self"])
-    # the baselines are exact; the warp rows as close as two local runs are (the warp pipeline is not
-    # bit-reproducible from run to run: its landmarks differ in the last digits)
-    for row in ("source (unmoved)", "similarity warp (5 points)"):
-        assert cluster["self"][row] == pytest.approx(local["self"][row], rel=1e-9, nan_ok=True), row
+    # the same numbers up to float rounding (the workers run torch on one thread, this process on two)
     for row, metrics in local["self"].items():
-        assert cluster["self"][row] == pytest.approx(metrics, rel=0.1, abs=0.05, nan_ok=True), row
+        assert cluster["self"][row] == pytest.approx(metrics, rel=1e-5, abs=1e-7, nan_ok=True), row
     stored = sorted(path.name for path in (tmp_path / "cluster" / "cache" / "self").glob("*.json"))
     assert len(stored) == 2
     run = json.loads((tmp_path / "cluster" / "results.json").read_text())["machine"]["run"]
