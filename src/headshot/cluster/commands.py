@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 CLUSTER_HELP = ("Run on a Ray cluster: auto (the cluster this machine belongs to), local (a private Ray here) or "
-                "an address (head:6379, ray://head:10001); needs pip install 'headshot[cluster]'. "
+                "an address (head:6379, ray://head:10001); needs pip install 'headshot\\[cluster]'. "
                 "Default: a local process pool.")
 
 

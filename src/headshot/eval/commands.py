@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
                                           "check (bilabial closure from text to speech; 0 skips it)."),
         cluster: Optional[str] = typer.Option(None, "--cluster", help="Compute the items on a Ray cluster: auto, "
                                               "local or an address (head:6379); data and run folder on a path "
-                                              "every node sees; needs pip install 'headshot[cluster]'."),
+                                              "every node sees; needs pip install 'headshot\\[cluster]'."),
         split: Optional[Path] = typer.Option(None, "--split", help="Identity split file (configs/splits/dev.yaml): "
                                              "evaluate only its held-out people, whom training never saw."),
     ) -> None:

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         max_frames: Optional[int] = typer.Option(None, help="Keep at most N frames per clip."),
         cluster: Optional[str] = typer.Option(None, "--cluster", help="Spread the clips over a Ray cluster: auto, "
                                               "local or an address (head:6379); folders on a path every node "
-                                              "sees; needs pip install 'headshot[cluster]'. Ignores --workers."),
+                                              "sees; needs pip install 'headshot\\[cluster]'. Ignores --workers."),
         guides: int = typer.Option(0, help="Also store N warp guides per clip for warp-guided models "
                                            "(computed once here instead of once per training episode)."),
     ) -> None:
