@@ -233,7 +233,8 @@ def _eye_curves(curves: RigCurves, rng: np.random.Generator, times: np.ndarray, 
 
 def pause_closure(pause: np.ndarray, fps: float, ramp: float = 0.1) -> np.ndarray:
     """Per-frame lip closure ``(N,)`` in [0, 1] for the pauses of a pause mask: 1 inside every pause of at
-    least :data:`MIN_PAUSE`, ramping up and down over ``ramp`` seconds inside it; 0 elsewhere."""
+    least :data:`MIN_PAUSE`, ramping up and down over ``ramp`` seconds inside it (a pause that lasts to the
+    end stays closed); 0 elsewhere."""
     pause = np.asarray(pause, bool)
     out = np.zeros(len(pause))
     steps = max(1, round(ramp * fps))
@@ -241,7 +242,8 @@ def pause_closure(pause: np.ndarray, fps: float, ramp: float = 0.1) -> np.ndarra
         if stop - start < MIN_PAUSE * fps:
             continue
         index = np.arange(stop - start)
-        out[start:stop] = smoothstep(np.minimum(index + 1, stop - start - index) / (steps + 1))
+        ramp_down = stop - start - index if stop < len(pause) else np.full(stop - start, steps + 1)
+        out[start:stop] = smoothstep(np.minimum(index + 1, ramp_down) / (steps + 1))
     return out
 
 
