@@ -21,7 +21,9 @@ evaluation-specific choices that keep the comparison fair:
   the pipeline's ``motion.retarget.Retargeter`` with its ``best_reference`` frame (see
   :func:`cross_targets`); pose and expression errors compare changes since that reference.
 - Few-shot: T shots from the first half of a clip, targets from the second half, driven by landmarks only.
-  Engines that take several shots expose ``prepare_shots(shots)``; engines that declare ``info.finetunes``
+  Engines that declare ``info.takes_shots`` get the others through ``prepare_shots(shots)`` (the warp
+  engine: each part of the face from the shot that sees it best; the neural engine: the mean embedding);
+  engines that declare ``info.finetunes``
   get a fine-tuned row, fine-tuned on the shots by ``headshot.train.finetune.finetune_engine(engine, shots,
   steps=N)`` (``N`` from ``headshot eval --finetune-steps``; ``None``: the model's default).
   Single-image engines get the first shot, and their T>1 results are reported as equal to T=1.
