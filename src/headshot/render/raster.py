@@ -49,6 +49,23 @@ def backward_affines(source_points: np.ndarray, target_points: np.ndarray,
     return coefficients, det
 
 
+def vertex_affines(target_points: np.ndarray, triangles: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-triangle affine ``(T, 3)`` ``v = c0 + c1 x + c2 y`` interpolating per-vertex ``values`` ``(V,)``
+    linearly over each target triangle (zero for degenerate ones)."""
+    t0, t1, t2 = (target_points[triangles[:, i]] for i in range(3))
+    v0, v1, v2 = (values[triangles[:, i]] for i in range(3))
+    e1, e2 = t1 - t0, t2 - t0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(det) > 1e-6
+    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    d1, d2 = v1 - v0, v2 - v0
+    gx = (d1 * e2[:, 1] - d2 * e1[:, 1]) * inv_det
+    gy = (d2 * e1[:, 0] - d1 * e2[:, 0]) * inv_det
+    coefficients = np.stack([v0 - gx * t0[:, 0] - gy * t0[:, 1], gx, gy], axis=1)
+    coefficients[~ok] = 0.0
+    return coefficients
+
+
 class FlowRasteriser:
     """Turns per-triangle affine maps into a full-resolution backward flow.
 
@@ -107,6 +124,50 @@ class FlowRasteriser:
         full[:, -1] = 0.0
         return full
 
+    def affine_field(self, index: np.ndarray, table: np.ndarray, first: int = 0, extend: int = 0):
+        """Full-resolution fields ``(h, w, K)`` float32 of per-triangle affines ``table`` ``(T, 3K)`` (rows
+        ``c0 + c1 x + c2 y`` per channel) over an index map, inside the box of the pixels whose triangle is
+        ``first`` or later and has a non-zero row; returns ``(field, (x0, y0, x1, y1))``, or ``(None, None)``
+        when there is no such pixel. Zero where no such triangle, except for the first ``extend`` channels,
+        which there take the values of the covered pixels next to them."""
+        active = np.zeros(len(table) + 1, bool)
+        active[first:len(table)] = np.abs(table[first:]).max(1) > 0
+        hit = active[index]
+        if not hit.any():
+            return None, None
+        rows, cols = np.nonzero(hit.any(1))[0], np.nonzero(hit.any(0))[0]
+        pad = 2
+        ly0, ly1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, self.map_size)
+        lx0, lx1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, self.map_size)
+        sub = index[ly0:ly1, lx0:lx1]
+        keep = active[sub]
+        k = table.shape[1] // 3
+        full_table = np.vstack([table, np.zeros((1, table.shape[1]))]).astype(np.float32)
+        c = full_table[np.where(keep, sub, len(table))]
+        x, y = self._x[ly0:ly1, lx0:lx1, None], self._y[ly0:ly1, lx0:lx1, None]
+        low = c[..., 0::3] + c[..., 1::3] * x + c[..., 2::3] * y
+        if extend and not keep.all():
+            # Pixels outside the active triangles take their active neighbours' values, so that upsampling
+            # does not pull the fields towards zero along the active region's edge.
+            valid = keep.astype(np.float32)
+            total = cv2.blur(valid, (5, 5))
+            head = low[..., :extend]
+            spread = cv2.blur(head * valid[..., None], (5, 5)).reshape(head.shape) / np.maximum(total, 1e-6)[..., None]
+            low[..., :extend] = np.where(keep[..., None] | (total <= 0)[..., None], head, spread)
+        # The full-resolution box the low-resolution one covers.
+        x0, y0 = int(lx0 / self.scale), int(ly0 / self.scale)
+        x1, y1 = min(int(np.ceil(lx1 / self.scale)), self.size), min(int(np.ceil(ly1 / self.scale)), self.size)
+        if self.map_size == self.size:
+            return low, (x0, y0, x1, y1)
+        full = cv2.resize(low, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        return full.reshape(y1 - y0, x1 - x0, k), (x0, y0, x1, y1)
+
+    def remap_box(self, image: np.ndarray, flow: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Sample ``image`` at ``pixel + flow`` for the pixels of ``box`` (``flow`` covers the box)."""
+        x0, y0, x1, y1 = box
+        return cv2.remap(image, self.grid_x[y0:y1, x0:x1] + flow[..., 0], self.grid_y[y0:y1, x0:x1] + flow[..., 1],
+                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
     def refine(self, flow: np.ndarray, box: tuple[int, int, int, int], target_points: np.ndarray,
                triangles: np.ndarray, order: np.ndarray, coefficients: np.ndarray) -> None:
         """Recompute ``flow`` (full resolution, modified in place) inside ``box`` ``(x0, y0, x1, y1)`` from
@@ -156,6 +217,10 @@ class FlowRasteriser:
             size = size * 2 + 1
         low[holes] = 0.0
         return low
+
+    def maps(self, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The absolute sampling maps ``(map_x, map_y)`` float32 ``(H, W)`` of a flow (``cv2.remap``'s)."""
+        return self.grid_x + flow[..., 0], self.grid_y + flow[..., 1]
 
     def remap(self, image: np.ndarray, flow: np.ndarray) -> np.ndarray:
         """Sample ``image`` (HWC) at ``pixel + flow`` (bilinear, edges replicated)."""

@@ -1,0 +1,165 @@
+"""The person moves, the background stays: a person mask, a background plate, and their composite.
+
+The warp moves control points around the face (hair, ears, neck), and every pixel between them and the fixed
+frame border bends with the head, background included: a straight shelf edge behind the speaker bowed into a
+wave. Here the warped image is kept only where the warped *person* is (the source's person mask carried by
+the same flow, plus the target's face); everywhere else the output shows a still background plate: the
+source with the person removed and the hole filled from the background around it, so what a head turn reveals behind the head is
+plausible background instead of stretched hair or a copy of the head.
+
+No segmentation network ships with headshot, so the person mask is GrabCut's (as :mod:`.silhouette`'s head
+mask) seeded for a head and shoulders: the face oval and the neck certain, an ellipse around the head (raised
+for hair) and a trapezoid widening from the neck to the bottom of the crop probable foreground.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..face import topology
+from .silhouette import GRABCUT_SEED, ITERATIONS, WORK_SIZE
+
+# The person mask is grown by this fraction of the crop before the background under it is filled, so that
+# the plate carries no fringe of hair or skin.
+PLATE_GROW = 0.005
+# Where the warp moves a pixel less than this (pixels), the warped image is the output (see Layers.composite).
+STILL_FLOW = 1.0
+# The person mask is grown by this fraction of the crop (see :class:`Layers`).
+PERSON_GROW = 0.02
+
+
+def person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """``(H, W)`` float32 mask in [0, 1] of the person (head, hair, neck, shoulders) in a square RGB uint8
+    crop with its ``(478, 3)`` landmarks (crop pixels); soft over a pixel or two at the outline."""
+    size = image.shape[0]
+    scale = min(1.0, WORK_SIZE / size)
+    small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    side = small.shape[0]
+    xy = np.asarray(landmarks, np.float64)[:, :2] * scale
+    oval = xy[topology.FACE_OVAL]
+    centre = oval.mean(0)
+    radius = np.maximum(np.abs(oval - centre).max(0), 2.0)
+    chin = xy[152]
+    width = 2.0 * radius[0]
+
+    seeds = np.full((side, side), cv2.GC_PR_BGD, np.uint8)
+    cv2.ellipse(seeds, (int(round(centre[0])), int(round(centre[1] - 0.25 * radius[1]))),
+                (int(round(1.45 * radius[0])), int(round(1.45 * radius[1]))), 0, 0, 360, cv2.GC_PR_FGD, -1)
+    body = np.array([[chin[0] - 0.5 * width, chin[1]], [chin[0] + 0.5 * width, chin[1]],
+                     [chin[0] + 1.6 * width, side + 1.6 * width], [chin[0] - 1.6 * width, side + 1.6 * width]])
+    cv2.fillPoly(seeds, [np.round(body).astype(np.int32)], cv2.GC_PR_FGD)
+    cv2.fillConvexPoly(seeds, np.round(centre + (oval - centre) * 0.9).astype(np.int32), cv2.GC_FGD)
+    # The skull just above the face outline is person whatever GrabCut thinks of dark or grey hair.
+    cv2.ellipse(seeds, (int(round(centre[0])), int(round(centre[1]))),
+                (int(round(1.0 * radius[0])), int(round(1.12 * radius[1]))), 0, 180, 360, cv2.GC_FGD, -1)
+    neck = np.array([[chin[0] - 0.2 * width, chin[1] - 0.1 * width], [chin[0] + 0.2 * width, chin[1] - 0.1 * width],
+                     [chin[0] + 0.2 * width, chin[1] + 0.35 * width], [chin[0] - 0.2 * width, chin[1] + 0.35 * width]])
+    cv2.fillConvexPoly(seeds, np.round(neck).astype(np.int32), cv2.GC_FGD)
+    edge = max(2, side // 64)
+    shoulders = int(np.clip(chin[1], 0, side))
+    seeds[:edge] = cv2.GC_BGD
+    seeds[:shoulders, :edge] = cv2.GC_BGD
+    seeds[:shoulders, -edge:] = cv2.GC_BGD
+    background_model = np.zeros((1, 65), np.float64)
+    foreground_model = np.zeros((1, 65), np.float64)
+    try:
+        cv2.setRNGSeed(GRABCUT_SEED)
+        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), seeds, None, background_model, foreground_model,
+                    ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # a flat image: the seeds' certain parts only
+        seeds[seeds != cv2.GC_FGD] = cv2.GC_BGD
+    mask = np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    count, labels = cv2.connectedComponents(mask)
+    if count > 2:
+        label = labels[int(np.clip(round(centre[1]), 0, side - 1)), int(np.clip(round(centre[0]), 0, side - 1))]
+        if label:
+            mask = (labels == label).astype(np.uint8)
+    mask = mask.astype(np.float32)
+    if scale != 1.0:
+        mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(mask, (0, 0), max(0.7, size / 256))
+
+
+def background_plate(image: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """The source crop (RGB uint8) with the person (``person`` mask, [0, 1]) removed and the hole filled from
+    the background around it (:func:`push_pull_fill`)."""
+    size = image.shape[0]
+    grow = max(1, int(round(PLATE_GROW * size)))
+    hole = cv2.dilate((person > 0.01).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                                 (2 * grow + 1, 2 * grow + 1)))
+    if not hole.any():
+        return image.copy()
+    if hole.all():
+        return np.full_like(image, int(np.median(image)))
+    filled = push_pull_fill(image.astype(np.float32), hole == 0)
+    weight = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 1.0)[..., None]
+    return np.clip(image * (1.0 - weight) + filled * weight + 0.5, 0, 255).astype(np.uint8)
+
+
+def push_pull_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` (float32 HWC) with its unknown pixels (``known`` False) filled smoothly from the known ones:
+    a pyramid of known-weighted averages (push-pull, Gortler et al. 1996), each level filling the holes of
+    the one above. What a head reveals behind it is a soft continuation of the background's colours: no
+    streaks of hair or of lines dragged into the hole, as edge-propagating inpainting gives."""
+    levels = []
+    colour, weight = image * known[..., None], known.astype(np.float32)
+    while min(weight.shape) > 4:
+        levels.append((colour, weight))
+        colour, weight = cv2.pyrDown(colour), cv2.pyrDown(weight)
+    filled = colour.reshape(*weight.shape, -1) / np.maximum(weight, 1e-6)[..., None]
+    for colour, weight in reversed(levels):
+        up = cv2.pyrUp(filled, dstsize=(weight.shape[1], weight.shape[0])).reshape(*weight.shape, -1)
+        own = colour.reshape(*weight.shape, -1) / np.maximum(weight, 1e-6)[..., None]
+        trust = np.clip(weight, 0.0, 1.0)[..., None]
+        filled = own * trust + up * (1.0 - trust)
+    return np.where(known[..., None], image, filled)
+
+
+class Layers:
+    """A source's person mask and background plate, and the per-frame composite.
+
+    Args:
+        source: the source crop, RGB uint8 HWC (square).
+        landmarks: its ``(478, 3)`` landmarks (crop pixels).
+        head: the head mask (:func:`headshot.render.silhouette.head_mask`), merged into the person's.
+    """
+
+    def __init__(self, source: np.ndarray, landmarks: np.ndarray, head: np.ndarray | None = None):
+        person = person_mask(source, landmarks)
+        if head is not None:
+            person = np.maximum(person, head)
+        # Generous by a few pixels: hair GrabCut missed moves with the head instead of staying behind.
+        grow = max(1, int(round(PERSON_GROW * source.shape[0])))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        # A sharp edge (a pixel or two): in a soft band the still plate would show through a still person.
+        person = (person > 0.5).astype(np.float32)
+        self.person = cv2.GaussianBlur(cv2.dilate(person, kernel), (0, 0), max(0.7, source.shape[0] / 512))
+        self.plate = background_plate(source, self.person)
+        # The face is drawn by the face mesh only: where anything else (rings of hair and neck carried past
+        # a turned face's profile) samples the source's face, it would paint a second nose beside the face.
+        hull = cv2.convexHull(np.round(np.asarray(landmarks)[:468, :2]).astype(np.int32))
+        face = np.zeros_like(self.person)
+        cv2.fillConvexPoly(face, hull, 1.0)
+        face = cv2.erode(face, kernel)
+        self.carried = self.person * (1.0 - cv2.GaussianBlur(face, (0, 0), grow / 2.0))
+
+    def composite(self, warped: np.ndarray, flow_x: np.ndarray, flow_y: np.ndarray, flow: np.ndarray,
+                  target_landmarks: np.ndarray, face_weight: tuple | None = None) -> np.ndarray:
+        """The warped person over the still plate, a new RGB uint8 image (``warped`` is left as it is).
+
+        ``flow_x``/``flow_y``: the absolute sampling maps the warp used (``cv2.remap``'s); the person mask is
+        carried by them. ``flow``: the warp's backward flow ``(H, W, 2)``: where it moves nothing (under
+        :data:`STILL_FLOW` px) the warped image is kept as it is, so a still frame is the source exactly (no
+        plate along the person's outline). The target's face (the hull of its landmarks) is always person, as is ``face_weight``
+        ``(weight (h, w), (x0, y0, x1, y1))`` (the mirror texture's blend weight in its box).
+        """
+        alpha = cv2.remap(self.carried, flow_x, flow_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        still = 1.0 - cv2.magnitude(flow[..., 0], flow[..., 1]) * (1.0 / STILL_FLOW)
+        np.maximum(alpha, still, out=alpha)
+        hull = cv2.convexHull(np.round(np.asarray(target_landmarks)[:468, :2] * 16).astype(np.int32))
+        cv2.fillConvexPoly(alpha, hull, 1.0, cv2.LINE_8, 4)
+        if face_weight is not None:
+            weight, (x0, y0, x1, y1) = face_weight
+            np.maximum(alpha[y0:y1, x0:x1], weight, out=alpha[y0:y1, x0:x1])
+        return cv2.blendLinear(warped, self.plate, alpha, 1.0 - alpha)
