@@ -8,7 +8,7 @@ shoulders and body sit below the face), built from the face's 478 landmarks (ima
 - the column spans ``cx ± PERSON_WIDTH * w / 2`` horizontally (``PERSON_WIDTH = 2.0``: the face box widened
   2×, which holds the ears, the hair at the sides and the neck; shoulders reaching past it count as background
   for every engine alike — a wider column leaves no background at all on most tightly framed dev clips: 2.0
-  leaves some on 43 of the 98, 2.4 on 22);
+  leaves some on 52 of the 98 in self-reenactment, 2.4 on about half as many);
 - it starts ``PERSON_ABOVE * h`` above the top landmark (``PERSON_ABOVE = 0.6``: MediaPipe's top landmark is
   the upper forehead; hair rises above it) and runs down to the bottom of the frame.
 
