@@ -138,7 +138,13 @@ class Layers:
         self.plate = background_plate(source, self.person)
         # The face is drawn by the face mesh only: where anything else (rings of hair and neck carried past
         # a turned face's profile) samples the source's face, it would paint a second nose beside the face.
-        hull = cv2.convexHull(np.round(np.asarray(landmarks)[:468, :2]).astype(np.int32))
+        # On a turned face MediaPipe's far outline falls inside the real one: the hull is swept towards the
+        # side the nose points to by the nose's offset from the outline's centre, so the far cheek's skin
+        # beyond the landmarks counts as face too.
+        xy = np.asarray(landmarks, np.float64)[:468, :2]
+        offset = xy[4] - xy[topology.FACE_OVAL].mean(0)
+        swept = np.vstack([xy, xy + (offset[0], 0.0)])
+        hull = cv2.convexHull(np.round(swept).astype(np.int32))
         face = np.zeros_like(self.person)
         cv2.fillConvexPoly(face, hull, 1.0)
         face = cv2.erode(face, kernel)
