@@ -168,19 +168,24 @@ class MultiShotWarpEngine(WarpEngine):
     """The warp engine taking one photo (:meth:`prepare`) or several of one person (:meth:`prepare_shots`).
 
     With one shot it is exactly :class:`~.warp.WarpEngine`. Constructor options are the warp engine's; the
-    extra shots are prepared with the same options (without the head silhouette, which only moves hair).
-    ``last_choice`` holds, after each render, ``(shot index, its blend weight)`` of the shots used.
+    extra shots are prepared with the same options, less what only the reference needs (head silhouette,
+    background layer); with extra shots no turn is eased.
+    ``last_choice`` holds, after each render, ``(shot index, its blend weight)`` of the shots used;
+    ``blended_frames`` counts the renders that drew two shots (the others cost one render).
     """
 
     info = replace(WarpEngine.info, takes_shots=True)
 
     def __init__(self, **options):
         super().__init__(**options)
-        self._options = {**options, "head": False}
+        # Extra shots supply only their face: no head silhouette or background layer (hair and background
+        # are the reference's), and no turn easing of their own (see prepare_shots).
+        self._options = {**options, "head": False, "layers": False, "ease_turns": False}
         self.shots: list[_Shot] = []
         self._reference_mask: np.ndarray | None = None
         self._current: int | None = None
         self.last_choice: list[tuple[int, float]] = []
+        self.blended_frames = 0
         self._last_weights: tuple | None = None  # (box, reference weights, other weights) of the last blend
 
     def prepare(self, source_crop: np.ndarray, source_landmarks: np.ndarray) -> None:
@@ -198,6 +203,10 @@ class MultiShotWarpEngine(WarpEngine):
         if not shots:
             return
         size = self.source.shape[0]
+        # Two renders blended must show the face at one pose: the reference does not ease a turn it cannot
+        # fill alone (render/ease.py) when other photos can fill it; an eased reference under an un-eased
+        # shot would show two faces.
+        self.easer = None
         if not self.shots:
             self.shots = [_Shot(self, self.source_landmarks)]
             self._reference_mask = np.dstack([self.shots[0].visibility,
@@ -223,6 +232,7 @@ class MultiShotWarpEngine(WarpEngine):
             self.last_choice = [(0, 1.0)]
             return reference
         reference_flow = self.last_flow
+        self.blended_frames += 1
         other = self.shots[best].engine
         image = other.render(target, driver_frame, driver_landmarks)
         self.last_flow = reference_flow
