@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,9 @@ def write_plots(folder: Path, results, protocols: list[str]) -> list[Path]:
                 stack = np.full((len(curves), length), np.nan)
                 for index, curve in enumerate(curves):
                     stack[index, :len(curve)] = curve
-                with np.errstate(all="ignore"):
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    # A frame position with no value in any clip (bg L1 of clips without background) stays NaN.
+                    warnings.simplefilter("ignore", RuntimeWarning)
                     average = np.nanmean(np.where(np.isfinite(stack), stack, np.nan), axis=0)
                 axis.plot(np.arange(1, length + 1), average, label=_short(key), linewidth=1.2)
             axis.set_xlabel("target frame (order in the selection)", fontsize=8)
