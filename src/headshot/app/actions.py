@@ -161,7 +161,8 @@ class AppActions:
         if current is None or current[0] != str(photo):
             source = self._check(photo, ("image",), "photo")
             if current is not None:
-                current[1].close()
+                with current[2]:
+                    current[1].close()
             current = (str(photo), LiveSession(str(source.path)), threading.Lock())
             with self._live_lock:
                 self._live[key] = current
@@ -178,10 +179,19 @@ class AppActions:
             return "no face seen yet: start the webcam first"
         return "the current face is now 'no motion'"
 
+    def close(self) -> None:
+        """Stop every live portrait (the app is closing)."""
+        with self._live_lock:
+            sessions, self._live = list(self._live.values()), {}
+        for _, live, lock in sessions:
+            with lock:
+                live.close()
+
     def end_session(self, session: str | None) -> None:
         """A browser tab closed: stop its live portrait and delete its results."""
         with self._live_lock:
             current = self._live.pop(session or "anonymous", None)
         if current is not None:
-            current[1].close()
+            with current[2]:  # not in the middle of a frame
+                current[1].close()
         self.workspace.end_session(session)

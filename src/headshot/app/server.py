@@ -56,6 +56,7 @@ class RunningApp:
         try:
             self.blocks.close()
         finally:
+            self.actions.close()
             self.workspace.close()
 
 

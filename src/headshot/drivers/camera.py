@@ -39,6 +39,7 @@ class LiveFeed(Driver):
         self.provenance = {"live": True}
         self.last_landmarks: np.ndarray | None = None
         self._pending: tuple[np.ndarray, float] | None = None
+        self._tracker: _FaceTracker | None = None
         self._start = time.perf_counter()
 
     def push(self, rgb: np.ndarray, time_s: float | None = None) -> None:
@@ -48,19 +49,25 @@ class LiveFeed(Driver):
         self._pending = (np.ascontiguousarray(rgb), time.perf_counter() - self._start if time_s is None else time_s)
 
     def __iter__(self) -> Iterator[DriverFrame]:
-        tracker = _FaceTracker()
+        # The tracker belongs to the feed and is closed by close(), in the caller's thread: a generator
+        # left to the garbage collector must not shut MediaPipe down from a finaliser (it can hang there).
+        if self._tracker is None:
+            self._tracker = _FaceTracker()
         index = 0
-        try:
-            while self._pending is not None:
-                rgb, time_s = self._pending
-                self._pending = None
-                self.frame_size = (rgb.shape[1], rgb.shape[0])
-                frame = tracker(Frame(index, time_s, rgb))
-                if frame.landmarks is not None:
-                    self.last_landmarks = frame.landmarks
-                yield frame
-                index += 1
-        finally:
+        while self._pending is not None:
+            rgb, time_s = self._pending
+            self._pending = None
+            self.frame_size = (rgb.shape[1], rgb.shape[0])
+            frame = self._tracker(Frame(index, time_s, rgb))
+            if frame.landmarks is not None:
+                self.last_landmarks = frame.landmarks
+            yield frame
+            index += 1
+
+    def close(self) -> None:
+        """Release the face tracker (MediaPipe); call it when the stream ends."""
+        tracker, self._tracker = self._tracker, None
+        if tracker is not None:
             tracker.close()
 
     def landmark_sequence(self, stride: int = 1, limit: int | None = None) -> list[tuple[int, np.ndarray]]:

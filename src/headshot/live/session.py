@@ -91,8 +91,10 @@ class LiveSession:
         return True
 
     def close(self) -> None:
-        """Stop the stream (releases the face tracker)."""
+        """Stop the stream and release the face tracker. Call it (or use ``with``): MediaPipe is shut down
+        here, in the caller's thread, never by the garbage collector."""
         self._frames.close()
+        self.feed.close()
 
     def __enter__(self) -> "LiveSession":
         return self
