@@ -122,3 +122,8 @@ def test_self_reenactment_reports_background_per_clip(dev_data, tmp_path):
     stored = load_summary(tmp_path / "run")
     assert "similarity warp (5 points)" in region_markdown(stored, "self-background")
     assert "| source (unmoved) |" in region_markdown(stored, "self-yaw")
+    # A region another tool writes (lipsync) is left as it is, not an error.
+    from headshot.eval.docs import update_text
+
+    text = "<!-- results:lipsync:start -->\nkept\n<!-- results:lipsync:end -->\n"
+    assert update_text(text, stored) == (text, [], ["lipsync"])

@@ -20,7 +20,8 @@ tables; default the protocol's columns) and ``frames=no`` (no frames column), e.
 ``<!-- results:self:start columns=l1,akd,csim frames=no -->``.
 
 Only the text between a start and its end marker changes; a region whose numbers the run does not have (a
-protocol it did not run) is left as it is and reported. Running twice changes nothing the second time.
+protocol it did not run) is left as it is and reported, and so is a region another tool writes (``lipsync``:
+``python -m headshot.eval.lipsync_docs``). Running twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ __all__ = ["load_summary", "region_markdown", "update_document", "update_text"]
 
 REGIONS = ("self", "fewshot", "cross", "turned", "self-motion", "self-wins", "self-yaw", "turned-yaw",
            "self-background", "turned-background")
+# Regions another tool writes (from another kind of run folder): left as they are here.
+OTHER_TOOLS = {"lipsync": "headshot.eval.lipsync_docs"}
 _REGION = re.compile(r"(?P<start><!-- results:(?P<name>[\w-]+):start(?P<options>[^>]*?)-->\n)"
                      r"(?P<body>.*?)(?P<end><!-- results:(?P=name):end -->)", re.S)
 _START = re.compile(r"<!-- results:([\w-]+):start")
@@ -75,6 +78,8 @@ def region_markdown(summary: dict, name: str, options: dict[str, str] | None = N
     """The Markdown of region ``name`` (see the module docstring) from a results summary, or ``None`` when the
     run has no numbers for it. Raises :class:`InputError` for an unknown region, column or option."""
     options = options or {}
+    if name in OTHER_TOOLS:
+        return None
     if name not in REGIONS:
         raise InputError(f"unknown results region {name!r}; choose from {', '.join(REGIONS)}")
     protocol = name.split("-")[0]
