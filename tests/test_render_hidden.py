@@ -13,9 +13,10 @@ from headshot.render.warp import WarpEngine
 
 SIZE = 256
 # The dev clip whose most turned frame is the most turned of the dev set (|yaw| ~ 50°), and a clip whose
-# most turned frame looks about 35° aside; frames found by a yaw scan (every 4th frame, image mode).
-TURNED = ["lrs3_0Fi83BHQsMA_man_glasses__spectre__0Fi83BHQsMA_00002.mp4",
-          "pcavs_00373_woman__Talking-Face_PC-AVS__00373.mp4"]
+# most turned frame looks about 35° aside: (turned frame, frontal frame) of each, the most and the least
+# turned found by a yaw scan (every 4th frame, image mode); the test checks the yaws again.
+TURNED = {"lrs3_0Fi83BHQsMA_man_glasses__spectre__0Fi83BHQsMA_00002.mp4": (0, 36),
+          "pcavs_00373_woman__Talking-Face_PC-AVS__00373.mp4": (124, 56)}
 
 
 def test_mirror_landmarks_pair_left_and_right():
@@ -27,25 +28,20 @@ def test_mirror_landmarks_pair_left_and_right():
     assert mirror[468] == 473
 
 
-def _most_turned_and_most_frontal(path, analyzer, stride=6):
-    """Crops (the eval crop of the most turned frame) of the most turned and the most frontal frame of a
-    clip, with their landmarks in the crop."""
+def _turned_and_frontal(path, frames, analyzer):
+    """Crops (the eval crop of the turned frame) of a clip's turned and frontal frames ``frames``, their yaws
+    (degrees) and their landmarks in the crop."""
     from headshot.eval.data import eval_crop, eval_crop_box
     from headshot.eval.metrics import euler_angles
-    from headshot.io.video import VideoReader
+    from headshot.io.video import read_frames_at
 
-    frames = []
-    for frame in VideoReader(path):
-        if frame.index % stride == 0:
-            faces = analyzer.detect(frame.rgb)
-            if faces:
-                frames.append((abs(euler_angles(faces[0].pose_matrix)[0]), frame.rgb, faces[0].landmarks))
-    turned = max(frames, key=lambda f: f[0])
-    frontal = min(frames, key=lambda f: f[0])
-    box = eval_crop_box(turned[2])
-    crops = [eval_crop(f[1], box) for f in (turned, frontal)]
+    images = read_frames_at(path, list(frames))
+    faces = [analyzer.detect_one(images[i]) for i in frames]
+    yaws = [abs(euler_angles(face.pose_matrix)[0]) for face in faces]
+    box = eval_crop_box(faces[0].landmarks)
+    crops = [eval_crop(images[i], box) for i in frames]
     landmarks = [analyzer.detect_one(c).landmarks for c in crops]
-    return turned[0], frontal[0], crops, landmarks
+    return yaws[0], yaws[1], crops, landmarks
 
 
 def torn_fraction(engine: WarpEngine, target: np.ndarray) -> float:
@@ -74,7 +70,7 @@ def torn_fraction(engine: WarpEngine, target: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def turned_sources(dev_data, analyzer):
     """Per clip of :data:`TURNED`: (yaw of the turned frame, of the frontal one, crops, landmarks)."""
-    return {clip: _most_turned_and_most_frontal(dev_data / "videos" / clip, analyzer) for clip in TURNED}
+    return {clip: _turned_and_frontal(dev_data / "videos" / clip, frames, analyzer) for clip, frames in TURNED.items()}
 
 
 @pytest.mark.slow
@@ -96,7 +92,7 @@ def test_turned_source_rendered_frontal_has_no_tears(turned_sources, clip):
 def test_a_turn_past_what_can_be_filled_is_eased_and_said_once(turned_sources, caplog):
     """Without the mirror texture, nothing fills the far side of a profile: the frontal turn is eased back
     (fewer torn pixels than the full turn) and the log says so once."""
-    _, _, (source, _), (source_landmarks, frontal_landmarks) = turned_sources[TURNED[0]]
+    _, _, (source, _), (source_landmarks, frontal_landmarks) = turned_sources[next(iter(TURNED))]
     torn = {}
     for ease in (False, True):
         engine = WarpEngine(mirror=False, ease_turns=ease)
