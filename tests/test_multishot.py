@@ -22,13 +22,13 @@ from headshot.render.warp import WarpEngine
 CLIP = "videos/lp_d3_woman_earrings__LivePortrait__d3.mp4"
 FRONTAL, LEFT, RIGHT = 96, 16, 216          # yaw -0.1, +16.1, -22.5 degrees
 TURNED_LEFT, TURNED_RIGHT = 176, 208        # +13.0, -15.6 degrees
-MORE_TURNED_LEFT = (256, 264)               # +11.7, +11.4 degrees
+MORE_TURNED_RIGHT = (136, 232)              # -14.5, -19.7 degrees
 OTHER_PERSON = "portraits/elon_musk__deepface__img18.jpg"
 
 
 @pytest.fixture(scope="module")
 def frames(dev_data):
-    return read_frames_at(dev_data / CLIP, [FRONTAL, LEFT, RIGHT, TURNED_LEFT, TURNED_RIGHT, *MORE_TURNED_LEFT])
+    return read_frames_at(dev_data / CLIP, [FRONTAL, LEFT, RIGHT, TURNED_LEFT, TURNED_RIGHT, *MORE_TURNED_RIGHT])
 
 
 @pytest.fixture(scope="module")
@@ -106,19 +106,19 @@ def test_the_shot_turned_like_the_driver_draws_the_cheek_it_sees(crops, target, 
 
 
 def test_a_second_photo_turned_like_the_driver_keeps_the_likeness(crops):
-    """A right-turned photo driven to turn left looks less like the person than with a left-turned photo
+    """A left-turned photo driven to turn right looks less like the person than with a right-turned photo
     beside it (SFace identity against the real frames)."""
     from headshot.face.identity import SFaceEmbedder
     from headshot.face.landmarker import FaceAnalyzer
 
     embedder = SFaceEmbedder()
     alone, both = get_engine("warp"), get_engine("warp")
-    alone.prepare(*crops[RIGHT])
-    both.prepare(*crops[RIGHT])
-    both.prepare_shots([crops[LEFT]])
+    alone.prepare(*crops[LEFT])
+    both.prepare(*crops[LEFT])
+    both.prepare_shots([crops[RIGHT]])
     gains = []
     with FaceAnalyzer() as analyzer:
-        for index in (TURNED_LEFT, *MORE_TURNED_LEFT):
+        for index in (TURNED_RIGHT, *MORE_TURNED_RIGHT):
             real, landmarks = crops[index]
             real_id = embedder.embed(real, landmarks)
             similarity = []

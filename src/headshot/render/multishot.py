@@ -148,6 +148,9 @@ class _Shot:
 
     def __init__(self, engine: WarpEngine, landmarks: np.ndarray):
         self.engine = engine
+        # Its turn easing (render/ease.py), taken out of its render: multishot eases each target once, with
+        # the easer of the shot that sees the target best, and renders every shot at that one target.
+        self.easer, engine.easer = engine.easer, None
         self.rotation = decompose(landmarks)[0].rotation
         self.mouth = mouth_openness(landmarks)
         self.eyes = eye_openness(landmarks)
@@ -169,7 +172,8 @@ class MultiShotWarpEngine(WarpEngine):
 
     With one shot it is exactly :class:`~.warp.WarpEngine`. Constructor options are the warp engine's; the
     extra shots are prepared with the same options, less what only the reference needs (head silhouette,
-    background layer); with extra shots no turn is eased.
+    background layer); with extra shots a turn is eased (render/ease.py) only as far as the shot that sees
+    it best needs.
     ``last_choice`` holds, after each render, ``(shot index, its blend weight)`` of the shots used;
     ``blended_frames`` counts the renders that drew two shots (the others cost one render).
     """
@@ -179,8 +183,8 @@ class MultiShotWarpEngine(WarpEngine):
     def __init__(self, **options):
         super().__init__(**options)
         # Extra shots supply only their face: no head silhouette or background layer (hair and background
-        # are the reference's), and no turn easing of their own (see prepare_shots).
-        self._options = {**options, "head": False, "layers": False, "ease_turns": False}
+        # are the reference's). Turn easing: see render.
+        self._options = {**options, "head": False, "layers": False}
         self.shots: list[_Shot] = []
         self._reference_mask: np.ndarray | None = None
         self._current: int | None = None
@@ -203,10 +207,6 @@ class MultiShotWarpEngine(WarpEngine):
         if not shots:
             return
         size = self.source.shape[0]
-        # Two renders blended must show the face at one pose: the reference does not ease a turn it cannot
-        # fill alone (render/ease.py) when other photos can fill it; an eased reference under an un-eased
-        # shot would show two faces.
-        self.easer = None
         if not self.shots:
             self.shots = [_Shot(self, self.source_landmarks)]
             self._reference_mask = np.dstack([self.shots[0].visibility,
@@ -227,6 +227,11 @@ class MultiShotWarpEngine(WarpEngine):
         target = np.asarray(target_landmarks, np.float32)
         costs = shot_costs(self.shots, target)
         best = self._choose(costs)
+        # One target for both renders (two poses would show two faces): eased as far as the better-placed of
+        # the two shots needs, since it draws most of the face.
+        leading = self.shots[0 if best is None or costs[0] <= costs[best] else best]
+        if leading.easer is not None:
+            target = leading.easer(target)
         reference = super().render(target, driver_frame, driver_landmarks)
         if best is None:
             self.last_choice = [(0, 1.0)]
