@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         contact_sheets: bool = typer.Option(True, "--contact-sheets/--no-contact-sheets"),
         identity: str = typer.Option("sface", "--identity", help="Identity embedders for CSIM: sface, or both "
                                      "(adds dlib's ResNet as a cross-check column, CSIM dlib; needs "
-                                     "pip install 'headshot[dlib]'; about +60 ms per scored face)."),
+                                     "pip install 'headshot\\[dlib]'; about +60 ms per scored face)."),
         finetune_steps: Optional[int] = typer.Option(None, "--finetune-steps", min=1, help="Steps of the "
                                                      "few-shot fine-tuned rows (default: the engine's own, "
                                                      "e.g. the neural model's train.finetune_steps epochs)."),
