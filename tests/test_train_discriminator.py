@@ -40,14 +40,14 @@ def test_discriminator_update_separates_real_from_blurred(astronaut, one_torch_t
     sketch = torch.zeros_like(real)
     videos = torch.arange(8)
     D = Discriminator(cfg, 8)
-    update = AdversarialUpdate(_HingeOnly(), opt_g=None, opt_d=torch.optim.Adam(D.parameters(), 4e-4, betas=(0.5, 0.999)),
-                               discriminator=D)
-    critic = lambda images, sketches: D(images, sketches, torch.cat([videos, videos]))  # noqa: E731
+    optimiser = torch.optim.Adam(D.parameters(), 4e-4, betas=(0.5, 0.999))
+    update = AdversarialUpdate(_HingeOnly(), opt_g=None, opt_d=optimiser, discriminator=D)
+    critic = lambda images, sketches: D(images, sketches, torch.cat([videos, videos]))
     embeddings = torch.randn(8, 64) * 0.3  # the embedding-match term of the D step, as in meta-learning
     first = None
     for _ in range(100):
         match = 80 * embedding_match_loss(D.W.t()[videos], embeddings)
-        hinge, real_scores, fake_scores = update.dis_update(critic, real, blurred, sketch, match)
+        _, real_scores, fake_scores = update.dis_update(critic, real, blurred, sketch, match)
         first = first if first is not None else float(real_scores.mean() - fake_scores.mean())
     with torch.no_grad():
         scores, _ = critic(torch.cat([real, blurred]), torch.cat([sketch, sketch]))
