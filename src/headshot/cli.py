@@ -102,34 +102,11 @@ def _terminate_like_interrupt():
             signal.signal(number, handler)
 
 
-def _kept_matplotlib_dir() -> str | None:
-    """headshot's matplotlib folder under the user's cache, made private (0700); None when it cannot be written."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "headshot", "matplotlib")
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-    except OSError:
-        return None
-    return folder if os.access(folder, os.W_OK | os.X_OK) else None
-
-
 @contextlib.contextmanager
 def _private_matplotlib_dir():
-    """Point MPLCONFIGDIR at headshot's own cache folder unless the user set it (or matplotlib is loaded).
-
-    A kept folder (``$XDG_CACHE_HOME/headshot/matplotlib``) means matplotlib builds its font cache once, not on
-    every run; a private temporary folder, removed afterwards, stands in when that folder cannot be written."""
+    """Point MPLCONFIGDIR at a private temporary folder unless the user set it (or matplotlib is loaded)."""
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
         yield
-        return
-    kept = _kept_matplotlib_dir()
-    if kept is not None:
-        os.environ["MPLCONFIGDIR"] = kept
-        try:
-            yield
-        finally:
-            if os.environ.get("MPLCONFIGDIR") == kept:
-                del os.environ["MPLCONFIGDIR"]
         return
     folder = tempfile.mkdtemp(prefix="headshot-matplotlib-")
     os.environ["MPLCONFIGDIR"] = folder
