@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..face import topology
-from .silhouette import GRABCUT_SEED, ITERATIONS, WORK_SIZE
+from .silhouette import GRABCUT_SEED, ITERATIONS, grabcut_frame, head_seeds
 
 # The person mask is grown by this fraction of the crop before the background under it is filled, so that
 # the plate carries no fringe of hair or skin.
@@ -33,19 +33,12 @@ def person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """``(H, W)`` float32 mask in [0, 1] of the person (head, hair, neck, shoulders) in a square RGB uint8
     crop with its ``(478, 3)`` landmarks (crop pixels); soft over a pixel or two at the outline."""
     size = image.shape[0]
-    scale = min(1.0, WORK_SIZE / size)
-    small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    scale, small, xy, oval, centre, radius = grabcut_frame(image, landmarks)
     side = small.shape[0]
-    xy = np.asarray(landmarks, np.float64)[:, :2] * scale
-    oval = xy[topology.FACE_OVAL]
-    centre = oval.mean(0)
-    radius = np.maximum(np.abs(oval - centre).max(0), 2.0)
     chin = xy[152]
     width = 2.0 * radius[0]
 
-    seeds = np.full((side, side), cv2.GC_PR_BGD, np.uint8)
-    cv2.ellipse(seeds, (int(round(centre[0])), int(round(centre[1] - 0.25 * radius[1]))),
-                (int(round(1.45 * radius[0])), int(round(1.45 * radius[1]))), 0, 0, 360, cv2.GC_PR_FGD, -1)
+    seeds = head_seeds(side, centre, radius)
     body = np.array([[chin[0] - 0.5 * width, chin[1]], [chin[0] + 0.5 * width, chin[1]],
                      [chin[0] + 1.6 * width, side + 1.6 * width], [chin[0] - 1.6 * width, side + 1.6 * width]])
     cv2.fillPoly(seeds, [np.round(body).astype(np.int32)], cv2.GC_PR_FGD)

@@ -27,17 +27,9 @@ def head_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """``(H, W)`` float32 mask in [0, 1] of the head in a square RGB uint8 crop with its ``(478, 3)``
     landmarks (crop pixels); softened over a few pixels at the silhouette."""
     size = image.shape[0]
-    scale = min(1.0, WORK_SIZE / size)
-    small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    scale, small, xy, oval, centre, radius = grabcut_frame(image, landmarks)
     side = small.shape[0]
-    xy = np.asarray(landmarks, np.float64)[:, :2] * scale
-    oval = xy[topology.FACE_OVAL]
-    centre = oval.mean(0)
-    radius = np.maximum(np.abs(oval - centre).max(0), 2.0)
-
-    seeds = np.full((side, side), cv2.GC_PR_BGD, np.uint8)
-    cv2.ellipse(seeds, (int(round(centre[0])), int(round(centre[1] - 0.25 * radius[1]))),
-                (int(round(1.45 * radius[0])), int(round(1.45 * radius[1]))), 0, 0, 360, cv2.GC_PR_FGD, -1)
+    seeds = head_seeds(side, centre, radius)
     cv2.fillConvexPoly(seeds, np.round(centre + (oval - centre) * 0.9).astype(np.int32), cv2.GC_FGD)
     edge = max(2, side // 64)
     seeds[:edge] = cv2.GC_BGD
@@ -61,3 +53,25 @@ def head_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     if scale != 1.0:
         mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
     return cv2.GaussianBlur(mask, (0, 0), max(1.0, size / 128))
+
+
+def grabcut_frame(image: np.ndarray, landmarks: np.ndarray):
+    """The working copy GrabCut runs on: ``(scale, small, xy, oval, centre, radius)`` — the scale to at most
+    :data:`WORK_SIZE`, the scaled RGB uint8 image, the landmarks' xy at that scale, the face oval's points,
+    their centre and half-extent (x, y; at least 2 px)."""
+    scale = min(1.0, WORK_SIZE / image.shape[0])
+    small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    xy = np.asarray(landmarks, np.float64)[:, :2] * scale
+    oval = xy[topology.FACE_OVAL]
+    centre = oval.mean(0)
+    radius = np.maximum(np.abs(oval - centre).max(0), 2.0)
+    return scale, small, xy, oval, centre, radius
+
+
+def head_seeds(side: int, centre: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """``(side, side)`` GrabCut labels: probable background, with an ellipse around the face (raised for
+    hair) probable foreground."""
+    seeds = np.full((side, side), cv2.GC_PR_BGD, np.uint8)
+    cv2.ellipse(seeds, (int(round(centre[0])), int(round(centre[1] - 0.25 * radius[1]))),
+                (int(round(1.45 * radius[0])), int(round(1.45 * radius[1]))), 0, 0, 360, cv2.GC_PR_FGD, -1)
+    return seeds
