@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..face import topology
-from .silhouette import GRABCUT_SEED, ITERATIONS, grabcut_frame, head_seeds
+from .silhouette import grabcut_frame, grabcut_mask, head_seeds
 
 # The person mask is grown by this fraction of the crop before the background under it is filled, so that
 # the plate carries no fringe of hair or skin.
@@ -33,7 +33,7 @@ def person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """``(H, W)`` float32 mask in [0, 1] of the person (head, hair, neck, shoulders) in a square RGB uint8
     crop with its ``(478, 3)`` landmarks (crop pixels); soft over a pixel or two at the outline."""
     size = image.shape[0]
-    scale, small, xy, oval, centre, radius = grabcut_frame(image, landmarks)
+    small, xy, oval, centre, radius = grabcut_frame(image, landmarks)
     side = small.shape[0]
     chin = xy[152]
     width = 2.0 * radius[0]
@@ -54,23 +54,7 @@ def person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     seeds[:edge] = cv2.GC_BGD
     seeds[:shoulders, :edge] = cv2.GC_BGD
     seeds[:shoulders, -edge:] = cv2.GC_BGD
-    background_model = np.zeros((1, 65), np.float64)
-    foreground_model = np.zeros((1, 65), np.float64)
-    try:
-        cv2.setRNGSeed(GRABCUT_SEED)
-        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), seeds, None, background_model, foreground_model,
-                    ITERATIONS, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:  # a flat image: the seeds' certain parts only
-        seeds[seeds != cv2.GC_FGD] = cv2.GC_BGD
-    mask = np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
-    count, labels = cv2.connectedComponents(mask)
-    if count > 2:
-        label = labels[int(np.clip(round(centre[1]), 0, side - 1)), int(np.clip(round(centre[0]), 0, side - 1))]
-        if label:
-            mask = (labels == label).astype(np.uint8)
-    mask = mask.astype(np.float32)
-    if scale != 1.0:
-        mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
+    mask = grabcut_mask(small, seeds, centre, size)
     return cv2.GaussianBlur(mask, (0, 0), max(0.7, size / 256))
 
 

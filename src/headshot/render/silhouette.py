@@ -27,7 +27,7 @@ def head_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """``(H, W)`` float32 mask in [0, 1] of the head in a square RGB uint8 crop with its ``(478, 3)``
     landmarks (crop pixels); softened over a few pixels at the silhouette."""
     size = image.shape[0]
-    scale, small, xy, oval, centre, radius = grabcut_frame(image, landmarks)
+    small, xy, oval, centre, radius = grabcut_frame(image, landmarks)
     side = small.shape[0]
     seeds = head_seeds(side, centre, radius)
     cv2.fillConvexPoly(seeds, np.round(centre + (oval - centre) * 0.9).astype(np.int32), cv2.GC_FGD)
@@ -35,29 +35,13 @@ def head_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     seeds[:edge] = cv2.GC_BGD
     seeds[:, :edge] = cv2.GC_BGD
     seeds[:, -edge:] = cv2.GC_BGD
-    background_model = np.zeros((1, 65), np.float64)
-    foreground_model = np.zeros((1, 65), np.float64)
-    try:
-        cv2.setRNGSeed(GRABCUT_SEED)
-        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), seeds, None, background_model, foreground_model,
-                    ITERATIONS, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:  # e.g. a flat image where no colour model can be fitted: the face oval only
-        seeds[seeds != cv2.GC_FGD] = cv2.GC_BGD
-    mask = np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
-    # Keep the part connected to the face (drop foreground islands in the background).
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8))
-    if count > 2:
-        face_label = labels[int(np.clip(round(centre[1]), 0, side - 1)), int(np.clip(round(centre[0]), 0, side - 1))]
-        if face_label:
-            mask = (labels == face_label).astype(np.float32)
-    if scale != 1.0:
-        mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
+    mask = grabcut_mask(small, seeds, centre, size)
     return cv2.GaussianBlur(mask, (0, 0), max(1.0, size / 128))
 
 
 def grabcut_frame(image: np.ndarray, landmarks: np.ndarray):
-    """The working copy GrabCut runs on: ``(scale, small, xy, oval, centre, radius)`` — the scale to at most
-    :data:`WORK_SIZE`, the scaled RGB uint8 image, the landmarks' xy at that scale, the face oval's points,
+    """The working copy GrabCut runs on: ``(small, xy, oval, centre, radius)`` — the RGB uint8 image scaled
+    to at most :data:`WORK_SIZE`, the landmarks' xy at that scale, the face oval's points,
     their centre and half-extent (x, y; at least 2 px)."""
     scale = min(1.0, WORK_SIZE / image.shape[0])
     small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -65,7 +49,7 @@ def grabcut_frame(image: np.ndarray, landmarks: np.ndarray):
     oval = xy[topology.FACE_OVAL]
     centre = oval.mean(0)
     radius = np.maximum(np.abs(oval - centre).max(0), 2.0)
-    return scale, small, xy, oval, centre, radius
+    return small, xy, oval, centre, radius
 
 
 def head_seeds(side: int, centre: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -75,3 +59,28 @@ def head_seeds(side: int, centre: np.ndarray, radius: np.ndarray) -> np.ndarray:
     cv2.ellipse(seeds, (int(round(centre[0])), int(round(centre[1] - 0.25 * radius[1]))),
                 (int(round(1.45 * radius[0])), int(round(1.45 * radius[1]))), 0, 0, 360, cv2.GC_PR_FGD, -1)
     return seeds
+
+
+def grabcut_mask(small: np.ndarray, seeds: np.ndarray, centre: np.ndarray, size: int) -> np.ndarray:
+    """GrabCut on the working copy ``small`` (RGB uint8) from its ``seeds`` (changed in place), seeded with
+    :data:`GRABCUT_SEED`; the foreground part connected to ``centre`` (working-copy pixels) is kept, and the
+    ``(size, size)`` float32 0/1 mask returned, unblurred."""
+    side = small.shape[0]
+    background_model = np.zeros((1, 65), np.float64)
+    foreground_model = np.zeros((1, 65), np.float64)
+    try:
+        cv2.setRNGSeed(GRABCUT_SEED)
+        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), seeds, None, background_model, foreground_model,
+                    ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # e.g. a flat image where no colour model can be fitted: the certain seeds only
+        seeds[seeds != cv2.GC_FGD] = cv2.GC_BGD
+    mask = np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
+    # Keep the part connected to the face (drop foreground islands in the background).
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8))
+    if count > 2:
+        face_label = labels[int(np.clip(round(centre[1]), 0, side - 1)), int(np.clip(round(centre[0]), 0, side - 1))]
+        if face_label:
+            mask = (labels == face_label).astype(np.float32)
+    if side != size:
+        mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
+    return mask
