@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic
+from .markdown import cell as _format
 
 REFERENCE = "energy"  # the baseline the methods must beat
 TARGET_R, TARGET_MARGIN = 0.50, 0.15  # issue 11: mean best-lag r of a speech method, and its lead over energy
@@ -98,12 +99,6 @@ def aggregate(results, methods) -> dict[str, dict]:
         entry["r_best_open"] = _mean(row.get("r_best") for result, row in rows if _open_source(result))
         table[method.name] = entry
     return table
-
-
-def _format(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return fmt.format(value)
 
 
 def markdown_table(table: dict[str, dict]) -> str:

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import json
-import math
 
+from .markdown import binned_table, cell as _format
 from .pooling import is_number
 from .sections import extra_sections
 
@@ -74,12 +74,6 @@ ONE_IMAGE_NOTE = ("Rows marked (one image) are engines that take one image: they
                   "row stands for every T.")
 
 
-def _format(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return fmt.format(value)
-
-
 def markdown_table(table: dict[str, dict], columns, frames: bool = True) -> str:
     """A Markdown table of ``table`` (row key -> numbers) with the ``columns`` present in any row, after an
     engine column (the key, ``|`` shown as ``, ``) and, when ``frames``, a frames column."""
@@ -130,15 +124,7 @@ def wins_lines(summary: dict) -> list[str]:
 
 def motion_table(motion: dict) -> str:
     """The identity-by-motion table (``self_csim_by_motion`` of a results summary) as Markdown."""
-    def label(low, high, count):  # results.json stores the open end (infinity) as null
-        span = f"≥ {low:g} px" if high is None or math.isinf(high) else f"{low:g}–{high:g} px"
-        return f"{span} ({count})"
-
-    header = ["engine"] + [label(low, high, n) for (low, high), n in zip(motion["bins"], motion["frames"])]
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    for key, values in motion["rows"].items():
-        lines.append("| " + " | ".join([key] + [_format(v, "{:.3f}") for v in values]) + " |")
-    return "\n".join(lines)
+    return binned_table(motion, " px")
 
 
 def render_markdown(summary: dict) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_write_text
+from .markdown import binned_table
 from .pooling import mean, row_keys
 
 YAW_BUCKETS = (0.0, 10.0, 20.0, 30.0, math.inf)
@@ -157,16 +158,7 @@ def by_yaw_change(results, protocol: str, metric: str = "csim") -> dict | None:
 
 def yaw_table(yaw: dict) -> str:
     """The identity-by-yaw-change table (:func:`by_yaw_change`) as Markdown."""
-    def label(low, high, count):  # results.json stores the open end (infinity) as null
-        span = f"≥ {low:g}°" if high is None or math.isinf(high) else f"{low:g}–{high:g}°"
-        return f"{span} ({count})"
-
-    header = ["engine"] + [label(low, high, n) for (low, high), n in zip(yaw["bins"], yaw["frames"])]
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    for key, values in yaw["rows"].items():
-        lines.append("| " + " | ".join([key] + ["—" if not math.isfinite(v if v is not None else math.nan)
-                                                 else f"{v:.3f}" for v in values]) + " |")
-    return "\n".join(lines)
+    return binned_table(yaw, "°")
 
 
 def sheet_steps_by_yaw(changes: list[float], steps: int = 5) -> list[int]:
