@@ -32,7 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import InputError
 from ..io.atomic import atomic_output
-from .prepare import INDEX_NAME, write_npz
+from .prepare import INDEX_NAME, encode_jpegs, write_npz
 
 SOURCES_PER_CLIP = 4
 GUIDE_JPEG_QUALITY = 90
@@ -85,21 +85,12 @@ def add_clip_guides(shard_path: Path, count: int, seed: int = 0) -> int:
         arrays = {key: shard[key] for key in shard.files if key not in GUIDE_KEYS}
     pairs = guide_pairs(len(arrays["offsets"]) - 1, count, seed)
     images = _decode_all(arrays["jpeg"], arrays["offsets"])
-    encoded = []
-    for guide in clip_guides(images, arrays["landmarks"], pairs):
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(guide, cv2.COLOR_RGB2BGR),
-                                [cv2.IMWRITE_JPEG_QUALITY, GUIDE_JPEG_QUALITY])
-        if not ok:
-            raise InputError("JPEG encoding failed")
-        encoded.append(data.reshape(-1))
-    offsets = np.zeros(len(encoded) + 1, np.int64)
-    offsets[1:] = np.cumsum([len(data) for data in encoded])
-    arrays["guide_jpeg"] = np.concatenate(encoded) if encoded else np.zeros(0, np.uint8)
-    arrays["guide_offsets"] = offsets
+    arrays["guide_jpeg"], arrays["guide_offsets"] = encode_jpegs(
+        clip_guides(images, arrays["landmarks"], pairs), GUIDE_JPEG_QUALITY)
     arrays["guide_pairs"] = pairs
     with atomic_output(shard_path) as temporary:
         write_npz(temporary, **arrays)
-    return len(encoded)
+    return len(arrays["guide_offsets"]) - 1
 
 
 def shard_guide_count(shard_path: Path) -> int:

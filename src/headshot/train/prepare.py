@@ -170,30 +170,35 @@ def prepare_clip(source: ClipSource, dataset_dir: Path, analyzer, size: int = 25
         raise InputError(f"only {len(frames)} frame(s) with a face")
     landmarks_array = np.stack(landmarks).astype(np.float32)
     box = clip_crop_box(landmarks_array)
-    encoded = []
-    for frame in frames:
-        crop = cut_crop(frame, box, size)
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
-                                [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-        if not ok:
-            raise InputError("JPEG encoding failed")
-        encoded.append(data.reshape(-1))
-    offsets = np.zeros(len(encoded) + 1, np.int64)
-    offsets[1:] = np.cumsum([len(data) for data in encoded])
+    jpeg, offsets = encode_jpegs((cut_crop(frame, box, size) for frame in frames), jpeg_quality)
     record = {
         "clip": source.clip, "video": source.video, "identity": source.identity,
         "source": str(source.path), "fps": _video_fps(source.path) / every, "size": size,
-        "frames": len(encoded), "shard": source.shard_name,
+        "frames": len(offsets) - 1, "shard": source.shard_name,
     }
     shard_path = Path(dataset_dir) / source.shard_name
     shard_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(shard_path) as temp_path:
-        write_npz(temp_path, jpeg=np.concatenate(encoded), offsets=offsets,
+        write_npz(temp_path, jpeg=jpeg, offsets=offsets,
                   landmarks=box.to_crop(landmarks_array, size),
                   frame_index=np.asarray(indices, np.int32),
                   crop_box=np.array([box.x0, box.y0, box.side], np.float32),
                   meta=np.array(json.dumps(record)))
     return record
+
+
+def encode_jpegs(images, quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """RGB uint8 images as JPEGs packed one after another: ``(jpeg, offsets)``, uint8 bytes and int64
+    ``(N + 1,)`` offsets (image i is ``jpeg[offsets[i]:offsets[i + 1]]``), the layout of a shard."""
+    encoded = []
+    for image in images:
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise InputError("JPEG encoding failed")
+        encoded.append(data.reshape(-1))
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    offsets[1:] = np.cumsum([len(data) for data in encoded])
+    return (np.concatenate(encoded) if encoded else np.zeros(0, np.uint8)), offsets
 
 
 def write_npz(path: Path, **arrays: np.ndarray) -> None:
