@@ -47,3 +47,20 @@ class KillWriterOnce(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(5)
+
+
+def run_with_a_killed_writer(out: Path, run):
+    """``run()`` (a batch writing into ``out``) while one worker is SIGKILLed mid-write; checks that the
+    killed job was retried on another worker and finished, and returns ``run()``'s summary."""
+    killer = KillWriterOnce(out)
+    killer.start()
+    try:
+        summary = run()
+    finally:
+        killer.stop()
+    assert killer.killed is not None, "no worker was caught mid-write"
+    killed_pid, temporary = killer.killed  # .<output stem>.<random>.mp4: the job retried elsewhere
+    (retried,) = [job for job in summary["jobs"]
+                  if temporary.lstrip(".").startswith(f"{Path(job['output']).stem}.")]  # the signer's: ..<stem>
+    assert retried["status"] == "done" and not retried["worker"].endswith(f":{killed_pid}")
+    return summary

@@ -34,7 +34,7 @@ def local_ray():
 
 
 def test_ray_batch_survives_a_killed_worker_and_reruns_for_free(local_ray, tmp_path, dev_data):
-    from cluster_kill import KillWriterOnce
+    from cluster_kill import run_with_a_killed_writer
 
     from headshot.provenance.verify import verify_file
 
@@ -45,17 +45,8 @@ def test_ray_batch_survives_a_killed_worker_and_reruns_for_free(local_ray, tmp_p
     rows.insert(12, {"photo": str(dev_data / "portraits" / PHOTOS[0]), "driver": str(tmp_path / "gone.mp4")})  # on the driver
     jobs_file, out = write_jobs(tmp_path / "jobs.csv", rows), tmp_path / "out"
     out.mkdir()
-    killer = KillWriterOnce(out)
-    killer.start()
-    try:
-        summary = run_batch(BatchOptions(jobs_file, out, cluster="auto", progress=False))
-    finally:
-        killer.stop()
-    assert killer.killed is not None, "no worker was caught mid-write"
-    killed_pid, temporary = killer.killed  # .<output stem>.<random>.mp4: the job retried elsewhere
-    (retried,) = [job for job in summary["jobs"]
-                  if temporary.lstrip(".").startswith(f"{Path(job['output']).stem}.")]  # the signer's: ..<stem>
-    assert retried["status"] == "done" and not retried["worker"].endswith(f":{killed_pid}")
+    summary = run_with_a_killed_writer(out, lambda: run_batch(BatchOptions(jobs_file, out, cluster="auto",
+                                                                             progress=False)))
     assert summary["backend"].startswith("Ray cluster, 2 CPUs")
     assert (summary["done"], summary["failed"], summary["skipped"]) == (18, 2, 0)
     errors = {job["row"]: job["error"] for job in summary["jobs"] if job["status"] == "failed"}
