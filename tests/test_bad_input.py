@@ -22,6 +22,7 @@ from numpy.lib import format as npy_format
 
 import headshot
 from headshot.api import make_options
+from cli_run import run_cli_err as run
 from headshot.cli import main
 from headshot.errors import HeadshotError, InputError, OptionError
 from headshot.face import FaceAnalyzer
@@ -33,15 +34,6 @@ from headshot.provenance.verify import verify_file
 from headshot.provenance.watermark import Payload, Watermarker, decode_frames
 
 PORTRAIT = "portraits/obama__face_recognition__obama.jpg"
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    """Run the CLI in-process; return (exit code, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as done:  # typer usage errors
-        code = done.code
-    return code, capsys.readouterr().err
 
 
 def one_line_error(code: int, err: str, *words: str) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import headshot
+from cli_run import run_cli_err as run
 from headshot.cli import main
 from headshot.errors import InputError, OptionError, OutputError
 from headshot.face import FaceAnalyzer
@@ -31,15 +32,6 @@ from headshot.provenance import label as label_module
 from headshot.render.silhouette import head_mask
 
 PORTRAIT = "portraits/obama__face_recognition__obama.jpg"
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    """Run the CLI in-process; return (exit code, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as done:  # the CLI returns its code; a SystemExit here would be a regression
-        code = done.code
-    return code, capsys.readouterr().err
 
 
 def one_line_error(code: int, err: str, *words: str) -> str:

@@ -9,22 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from headshot.cli import main
+from cli_run import run_cli_err as run
 from headshot.face import FaceAnalyzer
 from headshot.io.images import read_image, write_image
 from headshot.motion.retarget import mouth_openness
 
 PORTRAIT = "portraits/obama__face_recognition__obama.jpg"
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    """Run the CLI in-process; return (exit code, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as done:  # typer usage errors
-        code = done.code
-    err = capsys.readouterr().err
-    return code, err
 
 
 def video_frames(path: Path) -> list[np.ndarray]:

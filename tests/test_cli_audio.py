@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import headshot
-from headshot.cli import main
+from cli_run import run_cli_err as run
 from headshot.eval.lipsync_metrics import landmark_gaps, pearson
 from headshot.face.landmarker import FaceAnalyzer
 from headshot.io.audio import read_audio
@@ -35,14 +35,6 @@ def photo(tmp_path_factory, astronaut) -> Path:
     path = tmp_path_factory.mktemp("photo") / "astronaut.png"
     write_image(path, astronaut)
     return path
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as done:
-        code = done.code
-    return code, capsys.readouterr().err
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import headshot
-from headshot.cli import main
+from cli_run import run_cli as run
 from headshot.eval.lipsync_metrics import landmark_gaps
 from headshot.io.images import write_image
 from headshot.motion.template import MotionTemplate
@@ -34,16 +34,6 @@ def photo(tmp_path_factory, astronaut) -> Path:
     path = tmp_path_factory.mktemp("photo") / "astronaut.png"
     write_image(path, astronaut)
     return path
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as done:
-        code = done.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def streams(path: Path) -> dict:

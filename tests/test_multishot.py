@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import headshot
-from headshot.cli import main
+from cli_run import run_cli as run
 from headshot.engines import engine_info, get_engine
 from headshot.eval.data import eval_crop, eval_crop_box
 from headshot.eval.rows import engine_supports_shots
@@ -55,15 +55,6 @@ def photos(frames, tmp_path_factory):
 @pytest.fixture()
 def keys(tmp_path, monkeypatch):
     monkeypatch.setenv("HEADSHOT_KEY_DIR", str(tmp_path / "keys"))
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as done:
-        code = done.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_engines_declare_whether_they_take_shots():

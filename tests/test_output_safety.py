@@ -20,21 +20,12 @@ import numpy as np
 import pytest
 
 from headshot import api
-from headshot.cli import main
+from cli_run import run_cli_err as run
 from headshot.errors import OutputError
 from headshot.io.atomic import refuse_overwriting_inputs
 from headshot.io.images import write_image
 
 PORTRAIT = "portraits/obama__face_recognition__obama.jpg"
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    """Run the CLI in-process; return (exit code, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as done:
-        code = done.code
-    return code, capsys.readouterr().err
 
 
 def digest(path: Path) -> str:
