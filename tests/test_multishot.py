@@ -79,7 +79,7 @@ def test_the_shot_turned_like_the_driver_draws_the_cheek_it_sees(crops, target, 
     engine.prepare(*crops[FRONTAL])
     engine.prepare_shots([crops[LEFT], crops[RIGHT]])
     target_landmarks = crops[target][1]
-    output = engine.render(target_landmarks)
+    engine.render(target_landmarks)  # sets last_choice and shot_share()
     used = dict(engine.last_choice)
     assert set(used) == {0, [None, LEFT, RIGHT].index(wanted)}, engine.last_choice
     # The cheek that faces the camera when the head turns (image-right cheek for a nose turned to the image
