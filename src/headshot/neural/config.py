@@ -176,6 +176,14 @@ class TrainConfig:
     adversarial_weight: float = _WEIGHTS.adversarial
     feature_matching_weight: float = _WEIGHTS.feature_matching
     embedding_match_weight: float = _WEIGHTS.embedding_match
+    # L_MCH in D's step too (moving W's columns towards the embeddings). Off by default: there the x80 term
+    # drags W and e towards each other and both towards 0 (H200 run 1: W RMS 0.3 -> 0.047, psi 0.2 -> 0.04,
+    # D's hinge at chance). Off, W's columns learn from the hinge alone and e follows them in G's step.
+    embedding_match_in_d: bool = False
+    # W's column of each training video starts as E's embedding of one episode of it (a fresh run only), so
+    # L_MCH starts near 0. From random columns, x80 L_MCH shrinks e (and psi = P e) towards 0 within a few
+    # steps: e cannot match a random vector per video, and 0 is the cheapest L1 compromise.
+    seed_w_from_embeddings: bool = True
     # the run
     steps: int = 100000
     seed: int = 0

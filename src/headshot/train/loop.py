@@ -217,6 +217,8 @@ class _Run:
         self.log: RunLog | None = None
         if options.resume and existing:
             self._resume(existing[-1][1])
+        elif self.cfg.seed_w_from_embeddings:
+            self.trainer.seed_w_columns(self.dataset, self.cfg.seed)
         if context.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             merged = {"model": dataclasses.asdict(self.model_cfg), "train": self.cfg.to_dict()}

@@ -3,8 +3,9 @@
 One *step* is ``d_steps_per_g_step`` discriminator updates (paper: 2) followed by one joint update of the
 embedder and generator, each on a fresh batch of episodes:
 
-- D step: ``L_D = hinge(r_real, r_fake) + λ_MCH ‖W_i − ê_i‖₁`` (ê and the fake image carry no gradient;
-  the match term is how the paper's ``L_MCH`` moves W's columns towards the embeddings).
+- D step: ``L_D = hinge(r_real, r_fake)`` (the fake image carries no gradient). With
+  ``embedding_match_in_d`` (off by default) also ``+ λ_MCH ‖W_i − ê_i‖₁`` with ê fixed, moving W's columns
+  towards the embeddings: that drags W and ê together towards 0 and leaves D's hinge at chance (issue 14).
 - E/G step: ``L = L_CNT + L_ADV + λ_FM L_FM + λ_MCH ‖W_i − ê_i‖₁ (+ λ_L1 L1)`` with W fixed here, so the
   match term moves ê towards W. Adam with the paper's learning rates (E, G: 5e-5; D: 2e-4).
 
@@ -95,7 +96,7 @@ class Trainer:
             embedding = self.E_ddp(x["shots"], x["shot_sketches"])
             fake = self.G_ddp(x["target_sketch"], embedding, x.get("guide"))
         match = None
-        if self.weights.embedding_match:
+        if self.weights.embedding_match and self.train_cfg.embedding_match_in_d:
             columns = self.D.W.t()[x["video_index"]]
             match = self.weights.embedding_match * embedding_match_loss(columns, embedding.float())
         hinge, real_scores, fake_scores = self.update.dis_update(
@@ -120,6 +121,29 @@ class Trainer:
         with torch.no_grad():
             logged["psi_rms"] = float(self.G.adain_params(embedding.detach().float()).pow(2).mean().sqrt())
         return logged
+
+    @torch.no_grad()
+    def seed_w_columns(self, dataset, seed: int = 0, batch: int = 8) -> None:
+        """Set each column W_i of D to E's embedding of video i: the mean of ê over one episode of each of
+        its clips (``dataset[(clip, seed)]``, deterministic, so every DDP rank sets the same values). Done once,
+        before the first step of a fresh run (``seed_w_from_embeddings``): L_MCH then starts near 0 instead of
+        pulling ê towards random vectors, which shrinks ê and ψ = P·ê towards 0 (issue 14)."""
+        device = self.context.device
+        was_training = self.E.training
+        self.E.eval()  # spectral norm's power iteration is not advanced by this pass
+        total = torch.zeros_like(self.D.W)
+        count = torch.zeros(self.D.num_videos, device=device)
+        for start in range(0, len(dataset), batch):
+            items = [dataset[(clip, seed)] for clip in range(start, min(start + batch, len(dataset)))]
+            shots = torch.stack([item["shots"] for item in items]).to(device)
+            sketches = torch.stack([item["shot_sketches"] for item in items]).to(device)
+            videos = torch.tensor([int(item["video_index"]) for item in items], device=device)
+            embedding = self.E(shots, sketches).float()
+            total.index_add_(1, videos, embedding.t())
+            count.index_add_(0, videos, torch.ones_like(videos, dtype=count.dtype))
+        seen = count > 0
+        self.D.W[:, seen] = total[:, seen] / count[seen]
+        self.E.train(was_training)
 
     @torch.no_grad()
     def update_ema(self) -> None:
