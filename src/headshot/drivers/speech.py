@@ -41,9 +41,11 @@ class SpeechTrack:
         audio_path: the file whose audio the output carries (phone times are seconds from its start).
         path: the user's file to hash into the content credentials (``None`` for a temporary TTS file).
         provenance: facts for the content credentials (voice, language, text or audio hash).
-        learned_jaw: take the jaw from the learned audio → mouth model
-            (:func:`headshot.speech.learned_mouth.learned_jaw`) and only the lip gestures from the phones:
+        learned_jaw: fuse the phones' jaw with the learned audio → mouth model's
+            (:func:`headshot.speech.learned_mouth.learned_jaw`, :func:`~headshot.speech.learned_mouth.fuse_jaw`):
             for recordings, whose recognised phones are approximate.
+        lead: seconds by which the mouth leads the phone timeline (recordings:
+            :data:`headshot.speech.learned_mouth.RECORDING_LEAD`).
     """
 
     speech: object
@@ -51,6 +53,7 @@ class SpeechTrack:
     path: Path | None = None
     provenance: dict = field(default_factory=dict)
     learned_jaw: bool = False
+    lead: float = 0.0
 
     @property
     def seconds(self) -> float:
@@ -104,6 +107,7 @@ def recording_track(audio: str | Path, transcript: str | None = None, language: 
     with PocketSphinx, with the recording's prosody. Reads the file chunk by chunk (memory flat in its
     length). Raises :class:`~headshot.errors.InputError` for a missing, empty, corrupt or soundless file."""
     from ..io.files import sha256_file
+    from ..speech.learned_mouth import RECORDING_LEAD
     from ..speech.recognize import recognize_phones
     from ..speech.say import text_sha256
 
@@ -113,7 +117,7 @@ def recording_track(audio: str | Path, transcript: str | None = None, language: 
                    "language": language, "mouth": "audio2mouth jaw + phone gestures"}
     if transcript is not None:
         speech_info["transcript_sha256"] = text_sha256(transcript)
-    return SpeechTrack(speech, path, path, {"speech": speech_info}, learned_jaw=True)
+    return SpeechTrack(speech, path, path, {"speech": speech_info}, learned_jaw=True, lead=RECORDING_LEAD)
 
 
 def _jaw(track: SpeechTrack, fps: float, frames: int) -> np.ndarray | None:
@@ -152,7 +156,7 @@ def speech_rig_curves(track: SpeechTrack, source_landmarks: np.ndarray, fps: flo
     frames = frame_count(seconds, fps)
     return speech_curves(phones, source_landmarks, fps, alphabet=speech.alphabet,
                          prosody=_prosody(track, fps, frames), head=head, eyes=eyes, seed=seed,
-                         jaw=_jaw(track, fps, frames))
+                         jaw=_jaw(track, fps, frames), lead=track.lead)
 
 
 def speech_mouth(track: SpeechTrack, source_landmarks: np.ndarray, fps: float):
@@ -161,13 +165,14 @@ def speech_mouth(track: SpeechTrack, source_landmarks: np.ndarray, fps: float):
     from ..speech.coarticulation import frame_count, mouth_curves
     from ..speech.learned_mouth import combine_mouth
     from ..speech.motion import SpeechMouth, speech_pauses
+    from ..speech.timeline import led
 
     frames = frame_count(track.seconds, fps)
     loudness = None
     prosody = _prosody(track, fps, frames)
     if prosody is not None and prosody.energy is not None:
         loudness = np.clip(np.asarray(prosody.energy, np.float64), 0.0, 1.0)
-    mouth = mouth_curves(track.speech.phones, fps, alphabet=track.speech.alphabet, frames=frames,
+    mouth = mouth_curves(led(track.speech.phones, track.lead), fps, alphabet=track.speech.alphabet, frames=frames,
                          loudness=loudness)
     jaw = _jaw(track, fps, frames)
     if jaw is not None:

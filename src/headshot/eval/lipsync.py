@@ -36,7 +36,7 @@ from . import lipsync_metrics as lm
 from .lipsync_methods import AUDIO_RATE, ClipSpeech, LipsyncMethod, recognised_speech, template_gap
 from ..io import atomic
 
-PROTOCOL_VERSION = 1  # bump when a change makes cached per-clip results stale
+PROTOCOL_VERSION = 2  # bump when a change makes cached per-clip results stale
 TRACK = "speaker-track"  # cache names of the real clip's tracking and its recognised phones (method names
 PHONES = "recognised-phones"  # must differ from these two)
 SHEET_STEPS = 6

@@ -208,22 +208,15 @@ def _prosody(clip: ClipSpeech, frames: int):
     return Prosody(energy=per_frame.loudness, pitch=per_frame.pitch_hz, pause=per_frame.pause, fps=clip.fps)
 
 
-def _phone_curves(clip: ClipSpeech):
-    from ..speech.motion import speech_curves
-
-    speech = recognised_speech(clip)
-    frames = clip.audio_frames
-    return speech, speech_curves(speech, clip.source_landmarks, clip.fps, prosody=_prosody(clip, frames))
-
-
 def build_phones(clip: ClipSpeech):
     """Recognised phones → :func:`headshot.speech.motion.speech_motion` (default settings, the recogniser's
     prosody)."""
+    from ..speech.learned_mouth import RECORDING_LEAD
     from ..speech.motion import speech_motion
 
     speech = recognised_speech(clip)
     return speech_motion(speech, clip.source_landmarks, clip.frame_size, clip.fps,
-                         prosody=_prosody(clip, clip.audio_frames))
+                         prosody=_prosody(clip, clip.audio_frames), lead=RECORDING_LEAD)
 
 
 # --- Learned audio → mouth ------------------------------------------------------------------------------
@@ -372,10 +365,12 @@ def build_learned(clip: ClipSpeech):
 def _phones_learned(clip: ClipSpeech, shipped: bool):
     """What ``animate --audio`` makes: :func:`headshot.speech.motion.speech_motion` of the recognised phones
     (lip gestures, head, blinks) with the learned jaw."""
+    from ..speech.learned_mouth import RECORDING_LEAD
     from ..speech.motion import speech_motion
 
     return speech_motion(recognised_speech(clip), clip.source_landmarks, clip.frame_size, clip.fps,
-                         prosody=_prosody(clip, clip.audio_frames), jaw=_learned_jaw(clip, shipped))
+                         prosody=_prosody(clip, clip.audio_frames), jaw=_learned_jaw(clip, shipped),
+                         lead=RECORDING_LEAD)
 
 
 def build_phones_learned(clip: ClipSpeech, shipped: bool = False):
@@ -395,14 +390,16 @@ def _needs_both_shipped(settings: dict) -> str | None:
 METHODS: list[LipsyncMethod] = [
     LipsyncMethod("phones", "phones → speech motion", "method", build_phones, requires=_needs_recognizer,
                   description="recognize_phones (PocketSphinx, no transcript) → speech_motion (coarticulation, "
-                              "head, blinks) with the recogniser's prosody (loudness, pitch, pauses)"),
+                              "head, blinks; the mouth led by 80 ms) with the recogniser's prosody (loudness, "
+                              "pitch, pauses)"),
     LipsyncMethod("learned", "learned audio → mouth alone", "method", build_learned, requires=_needs_audio2mouth,
                   description="Audio2Mouth curves alone → rig (lip gap → jaw, gap < 0.02 → closed lips, "
                               "funnel/pucker → round, ...); head still"),
     LipsyncMethod("phones+learned", "phones + learned jaw (animate --audio)", "method", build_phones_learned,
                   requires=_needs_both,
-                  description="what animate --audio does: speech_motion of the recognised phones (lip gestures, "
-                              "head, blinks) with the jaw from the learned lip gap"),
+                  description="what animate --audio does: speech_motion of the recognised phones, the mouth led "
+                              "by 80 ms (lip gestures, head, blinks), with the phones' jaw fused with the "
+                              "learned lip gap's (fuse_jaw)"),
     LipsyncMethod("phones+learned-shipped", "phones + learned jaw, shipped model (seen in training)", "method",
                   functools.partial(build_phones_learned, shipped=True), requires=_needs_both_shipped,
                   description="as phones + learned jaw, with the shipped weights, which were trained on every "

@@ -70,3 +70,14 @@ class Speech:
     @property
     def seconds(self) -> float:
         return len(self.samples) / float(self.sample_rate)
+
+
+def led(phones: list[Phone], lead: float) -> list[Phone]:
+    """The timeline ``lead`` seconds earlier (times clipped at 0): what the mouth does when it leads the
+    sound. Lips move before the acoustic events they make (speech opening precedes the voice:
+    Chandrasekaran et al., "The natural statistics of audiovisual speech", PLoS Comput Biol 2009), and a
+    recogniser's boundaries sit on the acoustics, so a recording's mouth is played from its timeline led
+    by :data:`headshot.speech.learned_mouth.RECORDING_LEAD`."""
+    if lead <= 0:
+        return list(phones)
+    return [Phone(p.symbol, max(p.start - lead, 0.0), max(p.end - lead, 0.0), p.stress, p.word) for p in phones]
