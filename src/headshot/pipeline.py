@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .drivers import Driver, DriverFrame, ensure_face_found, open_driver
-from .errors import HeadshotError, InputError, OptionError
+from .errors import InputError, OptionError
 from .face.crop import CropBox, StableCropper, crop, crop_box
 from .face.landmarker import FaceAnalyzer, choose_face
 from .face.paste import Paster

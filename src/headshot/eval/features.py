@@ -19,10 +19,14 @@ Inputs everywhere: lists/arrays of RGB uint8 HWC images of one size.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
+
+if TYPE_CHECKING:  # torch is imported where it is used: the module loads without it
+    import torch
 
 
 def _to_network_input(images) -> "torch.Tensor":
