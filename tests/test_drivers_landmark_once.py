@@ -88,3 +88,27 @@ def test_animation_landmarks_each_driver_frame_once_and_output_is_unchanged(astr
     assert np.array_equal(job.reference_landmarks, old_job.reference_landmarks)
     for index, (new, old) in enumerate(zip(new_frames, old_frames)):
         assert np.array_equal(new, old), f"output frame {index} differs"
+
+
+def test_close_shuts_the_tracker_of_an_unfinished_iteration_once(talking_clip, monkeypatch):
+    """A stream left half read is shut by the driver's close(), not by a garbage-collector finaliser
+    (MediaPipe's close from a finaliser hung a live session once); the generator's own end does not shut
+    it a second time."""
+    closed: list[int] = []
+    close = FaceAnalyzer.close
+
+    def counted(self):
+        if self._landmarker is not None:  # MediaPipe actually shut (close() is idempotent)
+            closed.append(id(self))
+        return close(self)
+
+    monkeypatch.setattr(FaceAnalyzer, "close", counted)
+    driver = VideoDriver(talking_clip, max_frames=6)
+    stream = iter(driver)
+    assert next(stream).landmarks is not None and next(stream).landmarks is not None
+    assert closed == []
+    driver.close()
+    assert len(closed) == 1
+    stream.close()  # what the finaliser would do later
+    assert len(closed) == 1
+    assert len(_stream(driver)) == 6 and len(closed) == 2  # a full pass still shuts its own tracker

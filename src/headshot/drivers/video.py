@@ -68,6 +68,9 @@ class VideoDriver(Driver):
         # Set by landmark_sequence: (landmarks, blendshapes) of the first frames, and the tracker that
         # has seen exactly those frames. Taken by the next __iter__.
         self._head_start: tuple[list, _FaceTracker] | None = None
+        # The trackers of iterations still running: close() shuts them, so an iteration left unfinished
+        # does not wait for a garbage-collector finaliser to shut MediaPipe (which can hang).
+        self._running: list[_FaceTracker] = []
 
     def landmark_sequence(self, stride: int = 1, limit: int | None = None) -> list[tuple[int, np.ndarray]]:
         """``(index, landmarks)`` of the frames with a face among every ``stride``-th of the first
@@ -99,6 +102,7 @@ class VideoDriver(Driver):
         head, tracker = self._head_start or ([], None)
         self._head_start = None
         tracker = tracker or _FaceTracker()
+        self._running.append(tracker)
         try:
             with VideoReader(self.path, max_frames=self.max_frames) as reader:
                 for frame in reader:
@@ -109,9 +113,14 @@ class VideoDriver(Driver):
                     else:
                         yield tracker(frame)
         finally:
-            tracker.close()
+            if tracker in self._running:  # not already shut by close()
+                self._running.remove(tracker)
+                tracker.close()
 
     def close(self) -> None:
+        """Shut the kept tracker and those of unfinished iterations (which must not be resumed after)."""
         if self._head_start is not None:
             self._head_start[1].close()
             self._head_start = None
+        while self._running:
+            self._running.pop().close()
