@@ -12,6 +12,7 @@ import numpy as np
 
 NO_TRIANGLE = -1
 _SUBPIXEL_BITS = 4
+EDGE_JUMP = 3.0  # pixels of flow difference between neighbours that mark an occlusion edge (clamp_edges)
 
 
 def backward_affines(source_points: np.ndarray, target_points: np.ndarray,
@@ -66,6 +67,51 @@ def vertex_affines(target_points: np.ndarray, triangles: np.ndarray, values: np.
     return coefficients
 
 
+def clamp_edges(flow: np.ndarray, index: np.ndarray, grid_x: np.ndarray, grid_y: np.ndarray,
+                source_points: np.ndarray, target_points: np.ndarray, triangles: np.ndarray) -> None:
+    """Edge pixels of a triangle-index map (a 4-neighbour in another triangle) whose centre lies outside
+    their own triangle, where the flow jumps by more than :data:`EDGE_JUMP` (an occlusion edge, a fold), get
+    the flow to the source of the nearest point of that triangle (barycentric coordinates clamped at 0),
+    in place. ``flow`` ``(h, w, 2)`` and ``index`` ``(h, w)`` share the pixel
+    centres ``grid_x``, ``grid_y`` (output pixels). The rasteriser also fills pixels a triangle's edges
+    touch; there a thin triangle turned nearly edge-on, or one beside the hair, extrapolates its affine
+    map well past its source footprint: a dark speck of hair sampled into the cheek's outline."""
+    # Only where the flow jumps: across a shared edge neighbouring maps agree, and a pixel of overreach
+    # there is harmless (and most of the map is such edges).
+    fx, fy = flow[..., 0], flow[..., 1]
+    jump_x = (np.abs(fx[:, 1:] - fx[:, :-1]) > EDGE_JUMP) | (np.abs(fy[:, 1:] - fy[:, :-1]) > EDGE_JUMP)
+    jump_y = (np.abs(fx[1:] - fx[:-1]) > EDGE_JUMP) | (np.abs(fy[1:] - fy[:-1]) > EDGE_JUMP)
+    edge = np.zeros(index.shape, bool)
+    edge[:, 1:] |= jump_x
+    edge[:, :-1] |= jump_x
+    edge[1:] |= jump_y
+    edge[:-1] |= jump_y
+    edge &= index >= 0
+    ys, xs = np.nonzero(edge)
+    if not len(ys):
+        return
+    tri = triangles[index[ys, xs]]
+    px, py = grid_x[ys, xs].astype(np.float64), grid_y[ys, xs].astype(np.float64)
+    t0, t1, t2 = (target_points[tri[:, i], :2] for i in range(3))
+    e1, e2 = t1 - t0, t2 - t0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(det) > 1e-9
+    safe = np.where(ok, det, 1.0)
+    dx, dy = px - t0[:, 0], py - t0[:, 1]
+    b1 = (dx * e2[:, 1] - dy * e2[:, 0]) / safe
+    b2 = (dy * e1[:, 0] - dx * e1[:, 1]) / safe
+    bary = np.stack([1.0 - b1 - b2, b1, b2], axis=1)
+    outside = ok & (bary < 0.0).any(axis=1)
+    if not outside.any():
+        return
+    bary = np.maximum(bary[outside], 0.0)
+    bary /= bary.sum(axis=1, keepdims=True)
+    tri = tri[outside]
+    source = sum(bary[:, i:i + 1] * source_points[tri[:, i], :2] for i in range(3))
+    flow[ys[outside], xs[outside], 0] = source[:, 0] - px[outside]
+    flow[ys[outside], xs[outside], 1] = source[:, 1] - py[outside]
+
+
 class FlowRasteriser:
     """Turns per-triangle affine maps into a full-resolution backward flow.
 
@@ -99,9 +145,14 @@ class FlowRasteriser:
             fill(index, corners[t], t, cv2.LINE_8, _SUBPIXEL_BITS)
         return index
 
-    def flow(self, index: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+    def flow(self, index: np.ndarray, coefficients: np.ndarray, mesh: tuple | None = None) -> np.ndarray:
         """Full-resolution backward flow ``(H, W, 2)`` float32 from an index map and per-triangle
-        coefficients (see :func:`backward_affines`); zero where no triangle and on the frame border."""
+        coefficients (see :func:`backward_affines`); zero where no triangle and on the frame border.
+
+        ``mesh``: ``(source_points, target_points, triangles)`` of the coefficients; with it, map pixels on
+        a triangle's edge whose centre lies outside the triangle (the rasteriser also fills pixels its
+        edges touch) sample the nearest point of the triangle's source instead of extrapolating its
+        affine map (see :meth:`_clamp_edges`)."""
         table = np.vstack([coefficients, np.zeros((1, 6))]).astype(np.float32)
         flat = index.ravel()
         flat = np.where(flat < 0, len(coefficients), flat)
@@ -111,6 +162,8 @@ class FlowRasteriser:
         low[:, 0] = c[:, 0] + c[:, 1] * x + c[:, 2] * y
         low[:, 1] = c[:, 3] + c[:, 4] * x + c[:, 5] * y
         low = low.reshape(self.map_size, self.map_size, 2)
+        if mesh is not None:
+            clamp_edges(low, index, self._x, self._y, *mesh)
         holes = index < 0
         if holes.any():
             low = self._fill_holes(low, holes)
@@ -169,7 +222,8 @@ class FlowRasteriser:
                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def refine(self, flow: np.ndarray, box: tuple[int, int, int, int], target_points: np.ndarray,
-               triangles: np.ndarray, order: np.ndarray, coefficients: np.ndarray) -> None:
+               triangles: np.ndarray, order: np.ndarray, coefficients: np.ndarray,
+               source_points: np.ndarray | None = None) -> None:
         """Recompute ``flow`` (full resolution, modified in place) inside ``box`` ``(x0, y0, x1, y1)`` from
         the triangles at full resolution.
 
@@ -177,7 +231,8 @@ class FlowRasteriser:
         shared edge; where the source pixels on either side are far apart (closed target lips over an
         open source mouth: the upper lip samples above the teeth, the lower lip below) the blended rows
         sample what lies between, the source's teeth, as a jagged line. Inside the box every pixel takes
-        its own triangle's map; pixels no triangle covers keep the upsampled flow.
+        its own triangle's map; pixels no triangle covers keep the upsampled flow. With ``source_points``,
+        edge pixels outside their triangle are clamped to it (:func:`clamp_edges`), as in :meth:`flow`.
         """
         x0, y0, x1, y1 = box
         if self.map_size == self.size or x1 - x0 < 2 or y1 - y0 < 2:
@@ -198,6 +253,9 @@ class FlowRasteriser:
         patch = flow[y0:y1, x0:x1]
         patch[ys, xs, 0] = k[:, 0] + k[:, 1] * x + k[:, 2] * y
         patch[ys, xs, 1] = k[:, 3] + k[:, 4] * x + k[:, 5] * y
+        if source_points is not None:
+            clamp_edges(patch, index, self.grid_x[y0:y1, x0:x1], self.grid_y[y0:y1, x0:x1], source_points,
+                        target_points, triangles)
 
     @staticmethod
     def _fill_holes(low: np.ndarray, holes: np.ndarray) -> np.ndarray:

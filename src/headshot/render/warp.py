@@ -83,6 +83,9 @@ class WarpEngine:
         layers: move the person over a still background plate (:mod:`.layers`; default True): straight
             lines behind the speaker stay straight, what the head reveals is filled from the background.
         ease_turns: ease a turn that would uncover parts nothing can fill, and log it once (:mod:`.ease`).
+        clamp_edges: at occlusion edges, map pixels outside their triangle sample the triangle's nearest
+            point instead of extrapolating its map (:func:`.raster.clamp_edges`; default True): no specks
+            of hair or background in the face's outline.
     """
 
     # uses_driver_pixels: an opening mouth is filled from the driver's mouth when the driver has pixels.
@@ -92,7 +95,7 @@ class WarpEngine:
     def __init__(self, map_scale: float = 0.5, mouth: bool = True, eyes: bool = True,
                  min_twice_area: float = 0.05, head: bool = True, rigidity: float = 0.5,
                  lips: bool = True, mirror: bool = True, layers: bool = True,
-                 ease_turns: bool = True, **options):
+                 ease_turns: bool = True, clamp_edges: bool = True, **options):
         if options:
             raise TypeError(f"unknown warp engine option(s): {', '.join(sorted(options))}")
         if not 0.05 <= map_scale <= 1.0:
@@ -109,6 +112,7 @@ class WarpEngine:
         self.use_mirror = bool(mirror)
         self.use_layers = bool(layers)
         self.use_easing = bool(ease_turns)
+        self.clamp_edges = bool(clamp_edges)
         self.easer: TurnEaser | None = None
         self.layers: Layers | None = None
         self.mirror: MirrorTexture | None = None
@@ -206,7 +210,8 @@ class WarpEngine:
         order = self.draw_order(depth, twice_area, hidden)
         index = self.rasteriser.index_map(target_points, self._triangles, order)
         self.last_index = index
-        flow = self.rasteriser.flow(index, coefficients)
+        mesh = (self.mesh.source_points, target_points, self._triangles) if self.clamp_edges else None
+        flow = self.rasteriser.flow(index, coefficients, mesh)
         self._mirror_field = None
         self.last_mirror_weights = None
         if mirrored:
@@ -215,7 +220,8 @@ class WarpEngine:
         # mouth, an upsampled flow would sample the source's teeth along the seam.
         if mouth_opening(target_landmarks) < self._source_opening - REFINE_CLOSING:
             box = mouth_box(target_points[topology.OUTER_LIPS], self.source.shape[0])
-            self.rasteriser.refine(flow, box, target_points, self._triangles, order, coefficients)
+            self.rasteriser.refine(flow, box, target_points, self._triangles, order, coefficients,
+                                   self.mesh.source_points if self.clamp_edges else None)
         return flow
 
     def _shows_hidden(self, twice_area: np.ndarray) -> float:
