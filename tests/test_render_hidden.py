@@ -191,4 +191,37 @@ def test_background_far_from_the_person_stays_put(dev_data, analyzer):
         engine.prepare(source, landmarks)
         errors[layers] = max(float(np.abs(engine.render(t).astype(int) - source)[mask].mean()) for t in targets)
     assert errors[True] < 0.5, errors
-    assert errors[True] <= errors[False]
+    # Not worse than without layers, within a hundredth of a grey level (with layers every ring above the
+    # mouth follows the head: the same few pixels at the shoulder's edge differ a little more).
+    assert errors[True] <= errors[False] + 0.01, errors
+
+
+@pytest.mark.parametrize("clip, frame", [("pcavs_00373_woman__Talking-Face_PC-AVS__00373.mp4", 124),
+                                         ("furious_vlogger__styletalk__furious_talk1_clip1.mp4", 84)])
+def test_the_hair_above_a_turned_or_tilted_face_stays_in_the_person_layer(dev_data, analyzer, clip, frame):
+    """The face kept out of the carried person mask reaches past a turned face's far outline only below the
+    eyes: above them (hair at the temple) nothing outside the face's own outline is cut out, or the still
+    plate shows through the hair as a crescent once the head moves (a 35° turn, and a head tilted 12° and
+    turned 21°: 9% and 5% of the face's area were cut out above the eyes before)."""
+    from headshot.eval.data import eval_crop, eval_crop_box
+    from headshot.io.video import read_frames_at
+    from headshot.render.layers import Layers
+    from headshot.render.mesh import face_up
+    from headshot.render.silhouette import head_mask
+
+    image = read_frames_at(dev_data / "videos" / clip, [frame])[frame]
+    source = eval_crop(image, eval_crop_box(analyzer.detect_one(image).landmarks))
+    landmarks = analyzer.detect_one(source).landmarks
+    layers = Layers(source, landmarks, head_mask(source, landmarks))
+    xy = landmarks[:468, :2].astype(np.float64)
+    face = np.zeros(source.shape[:2], np.uint8)
+    cv2.fillConvexPoly(face, cv2.convexHull(np.round(xy).astype(np.int32)), 1)
+    beside = cv2.dilate(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) == 0
+    up = face_up(xy)
+    rows, cols = np.mgrid[:SIZE, :SIZE]
+    above_eyes = np.stack([cols, rows], -1) @ up > (xy[[33, 263]] @ up).mean()
+    cut = (layers.person > 0.5) & (layers.carried < 0.5) & beside & above_eyes
+    assert ((layers.person > 0.5) & beside & above_eyes).sum() > 0.2 * face.sum()  # there is hair up there
+    assert cut.sum() < 0.025 * face.sum()
+    # The far cheek below the eyes is still kept out (the ghost profile stays away).
+    assert ((layers.person > 0.5) & (layers.carried < 0.5) & beside & ~above_eyes).sum() > 0.01 * face.sum()

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..face import topology
+from .mesh import face_up
 from .silhouette import grabcut_frame, grabcut_mask, head_seeds
 
 # The person mask is grown by this fraction of the crop before the background under it is filled, so that
@@ -27,6 +28,8 @@ PLATE_GROW = 0.005
 STILL_FLOW = 1.0
 # The person mask is grown by this fraction of the crop (see :class:`Layers`).
 PERSON_GROW = 0.02
+# The outer eye corners: the face outline below their height is swept over a turned face's far cheek.
+SWEEP_BELOW = (33, 263)
 
 
 def person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -115,12 +118,19 @@ class Layers:
         self.plate = background_plate(source, self.person)
         # The face is drawn by the face mesh only: where anything else (rings of hair and neck carried past
         # a turned face's profile) samples the source's face, it would paint a second nose beside the face.
-        # On a turned face MediaPipe's far outline falls inside the real one: the hull is swept towards the
-        # side the nose points to by the nose's offset from the outline's centre, so the far cheek's skin
-        # beyond the landmarks counts as face too.
+        # On a turned face MediaPipe's far outline falls inside the real one: the outline below the eyes is
+        # swept towards the side the nose points to by the nose's offset from the outline's centre, so the
+        # far cheek's skin beyond the landmarks counts as face too. Only below the eyes, and across the face
+        # (perpendicular to its chin-to-forehead axis): swept as a whole and along image x, the forehead's
+        # outline cut the hair above the temple out of the person (on a tilted head even without a turn),
+        # and the plate showed through it as a crescent between face and hair once the head moved.
         xy = np.asarray(landmarks, np.float64)[:468, :2]
-        offset = xy[4] - xy[topology.FACE_OVAL].mean(0)
-        swept = np.vstack([xy, xy + (offset[0], 0.0)])
+        up = face_up(xy)
+        across = np.array([-up[1], up[0]])
+        offset = across * float((xy[4] - xy[topology.FACE_OVAL].mean(0)) @ across)
+        height = xy @ up
+        cheek = height <= height[list(SWEEP_BELOW)].mean()
+        swept = np.vstack([xy, xy[cheek] + offset])
         hull = cv2.convexHull(np.round(swept).astype(np.int32))
         face = np.zeros_like(self.person)
         cv2.fillConvexPoly(face, hull, 1.0)

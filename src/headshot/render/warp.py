@@ -143,7 +143,12 @@ class WarpEngine:
         self.source = np.ascontiguousarray(source_crop)
         self.source_landmarks = landmarks
         head = head_mask(self.source, landmarks) if self.use_head else None
-        self.mesh = build_control_mesh(landmarks, size, head, self.rigidity)
+        # Over a still background plate (layers) every ring point above the mouth follows the head as the
+        # ones on hair and ears do: what they drag beyond the person is covered by the plate, while a ring
+        # held back between the head and the frame border tore the hair of a tilting or turning head (the
+        # plate showed through it). Without layers, rings off the head follow less, so the background bends less.
+        rings_head = np.ones_like(head) if head is not None and self.use_layers else head
+        self.mesh = build_control_mesh(landmarks, size, rings_head, self.rigidity)
         self._triangles = self.mesh.triangles
         n_background, n_interior = len(self.mesh.background), len(self.mesh.interior)
         self._interior_start = n_background
