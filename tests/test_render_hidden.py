@@ -75,6 +75,17 @@ def turned_sources(dev_data, analyzer):
     return {clip: _turned_and_frontal(dev_data / "videos" / clip, frames, analyzer) for clip, frames in TURNED.items()}
 
 
+@pytest.mark.parametrize("clip", list(TURNED))
+def test_a_still_target_leaves_a_turned_source_exactly_as_it_is(turned_sources, clip):
+    """Mirror texture, person layer and turn easing change no pixel, in the face or around it, of a turned
+    source whose target is its own landmarks (the layer composite keeps the warped image where nothing moves)."""
+    _, _, (source, _), (source_landmarks, _) = turned_sources[clip]
+    engine = WarpEngine()
+    engine.prepare(source, source_landmarks)
+    assert engine.mirror is not None and engine.layers is not None
+    np.testing.assert_array_equal(engine.render(source_landmarks), source)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("clip", FILLED)
 def test_turned_source_rendered_frontal_has_no_tears(turned_sources, clip):
