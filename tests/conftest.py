@@ -40,6 +40,21 @@ def talking_clip(dev_data: Path) -> Path:
     return dev_data / "videos" / "aoc__SadTalker__WDA_AlexandriaOcasioCortez_000.mp4"
 
 
+@pytest.fixture(scope="session")
+def two_clip_dataset(dev_data: Path, tmp_path_factory) -> Path:
+    """A prepared training dataset (``headshot prepare``) of two short dev clips, 64 px, every second of
+    their first 16 frames; shared by the training tests, which only read it."""
+    from headshot.train.prepare import prepare_dataset
+
+    root = tmp_path_factory.mktemp("two_clips")
+    videos = root / "videos"
+    videos.mkdir()
+    for name in ("aoc__EDTalk__pose_source1.mp4", "andrew_ng__styletalk__andrew_clip_1.mp4"):
+        os.symlink(dev_data / "videos" / name, videos / name)
+    prepare_dataset(videos, root / "dataset", size=64, workers=1, every=2, max_frames=16, progress=False)
+    return root / "dataset"
+
+
 @pytest.fixture(scope="module")
 def analyzer():
     """MediaPipe's face landmarker in IMAGE mode, one face (shared by a test module)."""

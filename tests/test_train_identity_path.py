@@ -4,7 +4,6 @@ W columns, L_MCH also in D's step) e and psi shrink ~10x within a few steps: the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,15 @@ import torch
 from headshot.neural.config import load_config
 from headshot.train.dataset import EpisodeDataset, EpisodeSampler
 from headshot.train.distributed import DistributedContext
-from headshot.train.prepare import prepare_dataset
 from headshot.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
-CLIPS = ("aoc__EDTalk__pose_source1.mp4", "andrew_ng__styletalk__andrew_clip_1.mp4")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def dataset(dev_data, tmp_path_factory) -> EpisodeDataset:
-    root = tmp_path_factory.mktemp("identity")
-    videos = root / "videos"
-    videos.mkdir()
-    for name in CLIPS:
-        os.symlink(dev_data / "videos" / name, videos / name)
-    prepare_dataset(videos, root / "dataset", size=64, workers=1, every=2, max_frames=16, progress=False)
-    return EpisodeDataset(root / "dataset", shots=2, split="all")
+def dataset(two_clip_dataset) -> EpisodeDataset:
+    return EpisodeDataset(two_clip_dataset, shots=2, split="all")
 
 
 def _trainer(dataset: EpisodeDataset, **recipe) -> Trainer:

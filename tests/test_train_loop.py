@@ -10,23 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from headshot.train.prepare import prepare_dataset
-
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "tiny.yaml"
-CLIPS = ("aoc__EDTalk__pose_source1.mp4", "andrew_ng__styletalk__andrew_clip_1.mp4")
 FAST = {"log_every": 1, "sample_every": 1000, "checkpoint_every": 1000, "workers": 0}
 
 
 @pytest.fixture(scope="module")
-def dataset_dir(dev_data, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("loop")
-    videos = root / "videos"
-    videos.mkdir()
-    for name in CLIPS:
-        os.symlink(dev_data / "videos" / name, videos / name)
-    prepare_dataset(videos, root / "dataset", size=64, workers=1, every=2, max_frames=16, progress=False)
-    return root / "dataset"
+def dataset_dir(two_clip_dataset) -> Path:
+    return two_clip_dataset
 
 
 def _state(trainer) -> dict[str, torch.Tensor]:
