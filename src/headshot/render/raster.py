@@ -15,6 +15,18 @@ _SUBPIXEL_BITS = 4
 EDGE_JUMP = 3.0  # pixels of flow difference between neighbours that mark an occlusion edge (clamp_edges)
 
 
+def triangle_frames(points: np.ndarray, triangles: np.ndarray, tolerance: float = 1e-6):
+    """Per triangle of ``points`` ``(V, 2+)``: its first corner ``t0`` ``(T, 2)``, edges ``e1 = t1 - t0`` and
+    ``e2 = t2 - t0``, twice its signed area ``det``, ``ok`` (``|det| > tolerance``) and ``1 / det`` (0 where
+    not ok): what the affine maps and barycentric coordinates over the triangles are made of."""
+    t0, t1, t2 = (points[triangles[:, i], :2] for i in range(3))
+    e1, e2 = t1 - t0, t2 - t0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(det) > tolerance
+    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    return t0, e1, e2, det, ok, inv_det
+
+
 def backward_affines(source_points: np.ndarray, target_points: np.ndarray,
                      triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-triangle affine displacement ``target pixel -> source pixel - target pixel``.
@@ -28,12 +40,8 @@ def backward_affines(source_points: np.ndarray, target_points: np.ndarray,
         ``twice_area`` ``(T,)``: twice the signed target area (pixels², positive = same orientation as
         a positively oriented source triangle). Degenerate triangles get zero coefficients.
     """
-    t0, t1, t2 = (target_points[triangles[:, i]] for i in range(3))
+    t0, e1, e2, det, ok, inv_det = triangle_frames(target_points, triangles)
     s0, s1, s2 = (source_points[triangles[:, i]] for i in range(3))
-    e1, e2 = t1 - t0, t2 - t0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    ok = np.abs(det) > 1e-6
-    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
     # inverse of [[e1x, e2x], [e1y, e2y]]
     i00, i01 = e2[:, 1] * inv_det, -e2[:, 0] * inv_det
     i10, i11 = -e1[:, 1] * inv_det, e1[:, 0] * inv_det
@@ -53,12 +61,8 @@ def backward_affines(source_points: np.ndarray, target_points: np.ndarray,
 def vertex_affines(target_points: np.ndarray, triangles: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per-triangle affine ``(T, 3)`` ``v = c0 + c1 x + c2 y`` interpolating per-vertex ``values`` ``(V,)``
     linearly over each target triangle (zero for degenerate ones)."""
-    t0, t1, t2 = (target_points[triangles[:, i]] for i in range(3))
+    t0, e1, e2, _, ok, inv_det = triangle_frames(target_points, triangles)
     v0, v1, v2 = (values[triangles[:, i]] for i in range(3))
-    e1, e2 = t1 - t0, t2 - t0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    ok = np.abs(det) > 1e-6
-    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
     d1, d2 = v1 - v0, v2 - v0
     gx = (d1 * e2[:, 1] - d2 * e1[:, 1]) * inv_det
     gy = (d2 * e1[:, 0] - d1 * e2[:, 0]) * inv_det
@@ -90,16 +94,13 @@ def clamp_edges(flow: np.ndarray, index: np.ndarray, grid_x: np.ndarray, grid_y:
     ys, xs = np.nonzero(edge)
     if not len(ys):
         return
-    tri = triangles[index[ys, xs]]
+    which = index[ys, xs]
+    tri = triangles[which]
     px, py = grid_x[ys, xs].astype(np.float64), grid_y[ys, xs].astype(np.float64)
-    t0, t1, t2 = (target_points[tri[:, i], :2] for i in range(3))
-    e1, e2 = t1 - t0, t2 - t0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    ok = np.abs(det) > 1e-9
-    safe = np.where(ok, det, 1.0)
+    t0, e1, e2, _, ok, inv_det = (part[which] for part in triangle_frames(target_points, triangles, 1e-9))
     dx, dy = px - t0[:, 0], py - t0[:, 1]
-    b1 = (dx * e2[:, 1] - dy * e2[:, 0]) / safe
-    b2 = (dy * e1[:, 0] - dx * e1[:, 1]) / safe
+    b1 = (dx * e2[:, 1] - dy * e2[:, 0]) * inv_det
+    b2 = (dy * e1[:, 0] - dx * e1[:, 1]) * inv_det
     bary = np.stack([1.0 - b1 - b2, b1, b2], axis=1)
     outside = ok & (bary < 0.0).any(axis=1)
     if not outside.any():
