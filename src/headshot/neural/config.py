@@ -31,6 +31,7 @@ import yaml
 from ..errors import HeadshotError, InputError
 
 GENERATOR_INPUTS = ("landmarks", "warp-guided")
+ADVERSARIAL_TARGETS = ("output", "painting")  # TrainConfig.adversarial_target
 SKETCH_KINDS = ("68", "478")
 
 
@@ -184,6 +185,11 @@ class TrainConfig:
     # L_MCH starts near 0. From random columns, x80 L_MCH shrinks e (and psi = P e) towards 0 within a few
     # steps: e cannot match a random vector per video, and 0 is the cheapest L1 compromise.
     seed_w_from_embeddings: bool = True
+    # What D judges as "generated", warp-guided G only (D's step and G's adversarial and feature-matching
+    # terms; the content and L1 losses always compare the blended output): ``output`` = the blended output
+    # m*guide + (1 - m)*rgb (at initialisation ~88 % the warp of a real photo, which D cannot tell from a
+    # real frame: its hinge stays at chance); ``painting`` = G's own RGB before the blend.
+    adversarial_target: str = "output"
     # the run
     steps: int = 100000
     seed: int = 0
@@ -208,6 +214,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
             object.__setattr__(self, spec.name, _coerce(spec.name, getattr(self, spec.name), spec.type))
+        if self.adversarial_target not in ADVERSARIAL_TARGETS:
+            raise ConfigError(f"train config key 'adversarial_target' must be one of {ADVERSARIAL_TARGETS}, "
+                              f"got {self.adversarial_target!r}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None, strict: bool = True) -> "TrainConfig":

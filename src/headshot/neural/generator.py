@@ -91,10 +91,12 @@ class Generator(nn.Module):
         return embedding @ self.projection.t()
 
     def forward(self, sketch: torch.Tensor, embedding: torch.Tensor,
-                guide: torch.Tensor | None = None) -> torch.Tensor:
+                guide: torch.Tensor | None = None, parts: bool = False) -> torch.Tensor:
         """Render ``(B, 3, H, W)`` in [-1, 1] from a sketch ``(B, 3, H, W)`` in [-1, 1] and an embedding
-        ``(B, D)``; ``guide`` ``(B, 3, H, W)`` in [-1, 1] is required for ``warp-guided`` models."""
-        return self.forward_with_psi(sketch, self.adain_params(embedding), guide)
+        ``(B, D)``; ``guide`` ``(B, 3, H, W)`` in [-1, 1] is required for ``warp-guided`` models.
+        ``parts``: see :meth:`forward_with_psi` (an argument of ``forward`` so that it passes through
+        DistributedDataParallel)."""
+        return self.forward_with_psi(sketch, self.adain_params(embedding), guide, parts)
 
     def forward_with_psi(self, sketch: torch.Tensor, psi: torch.Tensor,
                          guide: torch.Tensor | None = None, parts: bool = False) -> torch.Tensor:
@@ -103,7 +105,8 @@ class Generator(nn.Module):
 
         ``parts=True`` (warp-guided models only): return ``(B, 4, H, W)``, G's own image in [-1, 1] and
         the blend mask in [0, 1] before they are blended with the guide, so that a caller can blend them
-        with a guide of a higher resolution (:func:`composite`)."""
+        with a guide of a higher resolution (:func:`composite`) or judge G's own image (training with
+        ``adversarial_target: painting``); ``composite(parts, guide)`` is exactly the default output."""
         if psi.shape[-1] != self.psi_dim:
             raise ValueError(f"psi has {psi.shape[-1]} values, generator expects {self.psi_dim}")
         if psi.shape[0] != sketch.shape[0]:

@@ -11,6 +11,10 @@ Meta-learning (:class:`headshot.train.trainer.Trainer`) and few-shot fine-tuning
 (:func:`headshot.train.finetune.finetune_networks`) differ only in how D scores an image: with its
 column W_i of the episode's video, or with the new person's free vector w′. Each passes that as a
 *critic*, ``critic(images, sketches) -> (scores, activations)``.
+
+What D judges as generated is the config's ``adversarial_target`` (:func:`generate`): the blended output
+(default) or, for a warp-guided G, G's own painting before the blend; the content and L1 terms always
+compare the blended output with the target.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Callable
 import torch
 
 from ..neural.config import TrainConfig
+from ..neural.generator import composite
 from ..neural.losses import ContentLoss, GeneratorLossTerms, ZakharovLoss
 
 Critic = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, list[torch.Tensor]]]
@@ -43,6 +48,23 @@ def build_loss(cfg: TrainConfig, embedding_match: bool = True) -> ZakharovLoss:
     if weights.content_mobilenet or "vgg" in cfg.content_network:
         content = ContentLoss(cfg.content_network, weights, cfg.vgg19_weights, cfg.vggface_weights)
     return ZakharovLoss(weights, content)
+
+
+def generate(run: Callable[[bool], torch.Tensor], guide: torch.Tensor | None,
+             target: str = "output") -> tuple[torch.Tensor, torch.Tensor]:
+    """G's output and the image D judges as generated: ``(output, judged)``, both ``(B, 3, S, S)``.
+
+    ``run(parts)`` runs G (``parts=True``: G's painting and blend mask before the blend, see
+    :meth:`headshot.neural.generator.Generator.forward_with_psi`). ``target`` is the config's
+    ``adversarial_target``: ``output`` judges the output itself; ``painting`` with a ``guide`` (a
+    warp-guided G) judges G's painting, and the output is ``composite(parts, guide)``, exactly what G
+    returns without ``parts``. Without a guide (landmarks-only G) the painting is the output.
+    """
+    if target == "painting" and guide is not None:
+        parts = run(True)
+        return composite(parts, guide), parts[:, :3]
+    output = run(False)
+    return output, output
 
 
 class AdversarialUpdate:
@@ -70,8 +92,8 @@ class AdversarialUpdate:
 
     def dis_update(self, critic: Critic, real: torch.Tensor, fake: torch.Tensor, sketch: torch.Tensor,
                    extra_loss: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Update D on ``real`` and ``fake`` (generated without gradient) images ``(B, 3, S, S)`` of the same
-        ``sketch``. Minimises ``hinge(r_real, r_fake) + extra_loss``. Returns ``(hinge, real_scores,
+        """Update D on ``real`` and ``fake`` (generated without gradient: the image D judges, see
+        :func:`generate`) images ``(B, 3, S, S)`` of the same ``sketch``. Minimises ``hinge(r_real, r_fake) + extra_loss``. Returns ``(hinge, real_scores,
         fake_scores)``, detached, float32."""
         with self.autocast():
             scores, _ = critic(torch.cat([real, fake.to(real.dtype)]), torch.cat([sketch, sketch]))
@@ -84,19 +106,21 @@ class AdversarialUpdate:
         return hinge.detach(), real_scores.detach(), fake_scores.detach()
 
     def gen_update(self, critic: Critic | None, fake: torch.Tensor, real: torch.Tensor, sketch: torch.Tensor,
-                   w_columns: torch.Tensor | None = None,
-                   embeddings: torch.Tensor | None = None) -> GeneratorLossTerms:
+                   w_columns: torch.Tensor | None = None, embeddings: torch.Tensor | None = None,
+                   judged: torch.Tensor | None = None) -> GeneratorLossTerms:
         """Update the generator side from ``fake`` (G's output for ``sketch``, with its graph) against
-        ``real``: D (frozen) scores both through ``critic`` for the adversarial and feature-matching terms;
-        ``w_columns`` and ``embeddings`` add the embedding-match term; ``critic`` None: no D terms.
-        Returns the loss terms (``total`` still attached)."""
+        ``real``: the content and L1 terms compare ``fake`` with ``real``; D (frozen) scores ``judged``
+        (with its graph; default ``fake``: see :func:`generate`) and ``real`` through ``critic`` for the
+        adversarial and feature-matching terms; ``w_columns`` and ``embeddings`` add the embedding-match
+        term; ``critic`` None: no D terms. Returns the loss terms (``total`` still attached)."""
         count = fake.shape[0]
+        judged = fake if judged is None else judged
         with self._frozen_discriminator():
             if critic is None:
                 terms = self.loss.generator(fake.float(), real)
             else:
                 with self.autocast():
-                    scores, activations = critic(torch.cat([fake, real.to(fake.dtype)]),
+                    scores, activations = critic(torch.cat([judged, real.to(judged.dtype)]),
                                                  torch.cat([sketch, sketch]))
                 terms = self.loss.generator(fake.float(), real, scores.float()[:count],
                                             [a.float()[count:] for a in activations],

@@ -42,7 +42,7 @@ from ..neural.embedder import Embedder
 from ..neural.engine import NeuralEngine
 from ..neural.generator import Generator
 from ..neural.sketch import to_tensor
-from .adversarial import AdversarialUpdate, build_loss
+from .adversarial import AdversarialUpdate, build_loss, generate
 from .dataset import draw_sketches, warp_guide
 from .prepare import clip_crop_box, cut_crop
 
@@ -237,12 +237,17 @@ def _tune(generator, discriminator, psi, embedding, shots: _Shots, steps: int, l
     losses = []
     for _ in range(steps):
         target, sketch, guide = shots.draw()
+
+        def run(parts: bool) -> torch.Tensor:
+            return generator.forward_with_psi(sketch, psi[None], guide, parts)
+
+        # D′ judges the output or, with adversarial_target 'painting', G′'s painting (as in meta-learning)
         if discriminator is not None:
             with torch.no_grad():
-                fake = generator.forward_with_psi(sketch, psi[None], guide)
-            update.dis_update(critic, target, fake, sketch)
-        fake = generator.forward_with_psi(sketch, psi[None], guide)
-        terms = update.gen_update(frozen_critic, fake, target, sketch)
+                _, judged = generate(run, guide, cfg.adversarial_target)
+            update.dis_update(critic, target, judged, sketch)
+        fake, judged = generate(run, guide, cfg.adversarial_target)
+        terms = update.gen_update(frozen_critic, fake, target, sketch, judged=judged)
         losses.append(float(terms.total.detach()))
     generator.eval()
     return losses

@@ -9,6 +9,9 @@ embedder and generator, each on a fresh batch of episodes:
 - E/G step: ``L = L_CNT + L_ADV + λ_FM L_FM + λ_MCH ‖W_i − ê_i‖₁ (+ λ_L1 L1)`` with W fixed here, so the
   match term moves ê towards W. Adam with the paper's learning rates (E, G: 5e-5; D: 2e-4).
 
+"Fake" is what ``adversarial_target`` names: G's blended output (default) or, for a warp-guided G, its
+painting before the blend (:func:`headshot.train.adversarial.generate`); the content terms use the output.
+
 The updates themselves are :class:`headshot.train.adversarial.AdversarialUpdate`'s (shared with
 fine-tuning); this module feeds them episodes. After each E/G step an exponential moving average of E and
 G is updated (both are needed at inference: E gives ê, G renders); samples and exported models use the
@@ -29,7 +32,7 @@ from ..neural.discriminator import Discriminator
 from ..neural.embedder import Embedder
 from ..neural.generator import Generator
 from ..neural.losses import embedding_match_loss
-from .adversarial import AdversarialUpdate, autocast, build_loss
+from .adversarial import AdversarialUpdate, autocast, build_loss, generate
 from .distributed import DistributedContext, wrap
 
 
@@ -89,12 +92,18 @@ class Trainer:
         both = torch.cat([video_index, video_index])
         return lambda images, sketches: self.D_ddp(images, sketches, both)
 
+    def _generate(self, x: dict[str, torch.Tensor], embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """G's output for the episodes' targets and the image D judges (``adversarial_target``)."""
+        guide = x.get("guide")
+        return generate(lambda parts: self.G_ddp(x["target_sketch"], embedding, guide, parts=parts), guide,
+                        self.train_cfg.adversarial_target)
+
     def d_step(self, batch: dict) -> dict[str, float]:
         """One discriminator update on a batch of episodes; returns its logged values."""
         x = self._inputs(batch)
         with torch.no_grad(), self.autocast():
             embedding = self.E_ddp(x["shots"], x["shot_sketches"])
-            fake = self.G_ddp(x["target_sketch"], embedding, x.get("guide"))
+            _, fake = self._generate(x, embedding)  # what D judges: the output or G's painting
         match = None
         if self.weights.embedding_match and self.train_cfg.embedding_match_in_d:
             columns = self.D.W.t()[x["video_index"]]
@@ -109,10 +118,10 @@ class Trainer:
         x = self._inputs(batch)
         with self.autocast():
             embedding = self.E_ddp(x["shots"], x["shot_sketches"])
-            fake = self.G_ddp(x["target_sketch"], embedding, x.get("guide"))
+            fake, judged = self._generate(x, embedding)
         columns = self.D.W.t()[x["video_index"]].detach()
         terms = self.update.gen_update(self._critic(x["video_index"]), fake, x["target"], x["target_sketch"],
-                                       columns, embedding.float())
+                                       columns, embedding.float(), judged=judged)
         self.update_ema()
         logged = {"g_loss": float(terms.total.detach())}
         logged.update({name: float(value.detach()) for name, value in terms.terms.items()})
