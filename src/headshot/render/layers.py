@@ -4,12 +4,13 @@ The warp moves control points around the face (hair, ears, neck), and every pixe
 frame border bends with the head, background included: a straight shelf edge behind the speaker bowed into a
 wave. Here the warped image is kept only where the warped *person* is (the source's person mask carried by
 the same flow, plus the target's face); everywhere else the output shows a still background plate: the
-source with the person removed and the hole filled from the background around it, so what a head turn reveals behind the head is
-plausible background instead of stretched hair or a copy of the head.
+source with the person removed and the hole filled, row by row, from the background beside it, so what a head turn
+reveals behind the head is plausible background instead of stretched hair or a copy of the head.
 
 No segmentation network ships with headshot, so the person mask is GrabCut's (as :mod:`.silhouette`'s head
 mask) seeded for a head and shoulders: the face oval and the neck certain, an ellipse around the head (raised
-for hair) and a trapezoid widening from the neck to the bottom of the crop probable foreground.
+for hair) and a trapezoid widening from the neck to the bottom of the crop probable foreground; for a turned
+face these move behind it, and beyond its far outline is certain background (:func:`person_mask`).
 """
 
 from __future__ import annotations
@@ -24,33 +25,74 @@ from .silhouette import grabcut_frame, grabcut_mask, head_seeds
 # The person mask is grown by this fraction of the crop before the background under it is filled, so that
 # the plate carries no fringe of hair or skin.
 PLATE_GROW = 0.005
+# The background plate's hole is filled along rows ("rows", :func:`row_fill`) or from all around
+# ("push-pull", :func:`push_pull_fill`), smoothed over this fraction of the crop.
+FILL = "rows"
+FILL_SMOOTH = 0.02
 # Where the warp moves a pixel less than this (pixels), the warped image is the output (see Layers.composite).
 STILL_FLOW = 1.0
 # The person mask is grown by this fraction of the crop (see :class:`Layers`).
 PERSON_GROW = 0.02
 # The outer eye corners: the face outline below their height is swept over a turned face's far cheek.
 SWEEP_BELOW = (33, 263)
+# A face whose nose lies more than this fraction of the face's width off its outline's centre is turned
+# (about 15 degrees of yaw): its person seeds move back by BEHIND x that offset, and beyond its far outline,
+# by FAR_MARGIN of the face's width, is certain background (see person_mask).
+TURNED_OFFSET = 0.06
+BEHIND = 1.0
+FAR_MARGIN = 0.12
+
+
+def turn_offset(xy: np.ndarray) -> np.ndarray:
+    """``(2,)`` image-pixel offset of the nose tip (4) from the face outline's centre, across the face
+    (perpendicular to its chin-to-forehead axis): about zero for a frontal face, towards the side the face
+    turns to for a turned one. ``xy``: the ``(478+, 2)`` landmarks."""
+    xy = np.asarray(xy, np.float64)[:, :2]
+    up = face_up(xy)
+    across = np.array([-up[1], up[0]])
+    return across * float((xy[4] - xy[topology.FACE_OVAL].mean(0)) @ across)
 
 
 def person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """``(H, W)`` float32 mask in [0, 1] of the person (head, hair, neck, shoulders) in a square RGB uint8
-    crop with its ``(478, 3)`` landmarks (crop pixels); soft over a pixel or two at the outline."""
+    crop with its ``(478, 3)`` landmarks (crop pixels); soft over a pixel or two at the outline.
+
+    A turned head is not centred on its face: the skull and the body lie behind the face (away from the
+    side it turns to), and beyond the face's far outline there is background. The seeds follow: the head
+    ellipse, the neck and the body move back by :data:`BEHIND` × the nose's offset (:func:`turn_offset`),
+    and beyond the far outline (by :data:`FAR_MARGIN` of the face's width, above the chin) is certain
+    background. Without it GrabCut took the sea beside a 38° turned face for person and the white shirt
+    below it for background, and the background plate was filled with shirt white where the sea had been.
+    """
     size = image.shape[0]
     small, xy, oval, centre, radius = grabcut_frame(image, landmarks)
     side = small.shape[0]
     chin = xy[152]
     width = 2.0 * radius[0]
+    offset = turn_offset(xy)
+    turned = float(np.linalg.norm(offset)) > TURNED_OFFSET * width
+    back = -BEHIND * offset if turned else np.zeros(2)
 
-    seeds = head_seeds(side, centre, radius)
-    body = np.array([[chin[0] - 0.5 * width, chin[1]], [chin[0] + 0.5 * width, chin[1]],
-                     [chin[0] + 1.6 * width, side + 1.6 * width], [chin[0] - 1.6 * width, side + 1.6 * width]])
+    seeds = head_seeds(side, centre + back, radius)
+    neck_x = chin[0] + back[0]
+    body = np.array([[neck_x - 0.5 * width, chin[1]], [neck_x + 0.5 * width, chin[1]],
+                     [neck_x + 1.6 * width, side + 1.6 * width], [neck_x - 1.6 * width, side + 1.6 * width]])
     cv2.fillPoly(seeds, [np.round(body).astype(np.int32)], cv2.GC_PR_FGD)
+    if turned:
+        up = face_up(xy)
+        across = np.array([-up[1], up[0]])
+        sign = np.sign(offset @ across)
+        far = float(np.max(np.vstack([oval + offset, xy[:468]]) @ (sign * across)))
+        grid = np.mgrid[0:side, 0:side][::-1].reshape(2, -1).T.astype(np.float64)
+        beyond = grid @ (sign * across) > far + FAR_MARGIN * width
+        above = grid @ up > chin @ up
+        seeds.reshape(-1)[beyond & above] = cv2.GC_BGD
     cv2.fillConvexPoly(seeds, np.round(centre + (oval - centre) * 0.9).astype(np.int32), cv2.GC_FGD)
     # The skull just above the face outline is person whatever GrabCut thinks of dark or grey hair.
     cv2.ellipse(seeds, (int(round(centre[0])), int(round(centre[1]))),
                 (int(round(1.0 * radius[0])), int(round(1.12 * radius[1]))), 0, 180, 360, cv2.GC_FGD, -1)
-    neck = np.array([[chin[0] - 0.2 * width, chin[1] - 0.1 * width], [chin[0] + 0.2 * width, chin[1] - 0.1 * width],
-                     [chin[0] + 0.2 * width, chin[1] + 0.35 * width], [chin[0] - 0.2 * width, chin[1] + 0.35 * width]])
+    neck = np.array([[neck_x - 0.2 * width, chin[1] - 0.1 * width], [neck_x + 0.2 * width, chin[1] - 0.1 * width],
+                     [neck_x + 0.2 * width, chin[1] + 0.35 * width], [neck_x - 0.2 * width, chin[1] + 0.35 * width]])
     cv2.fillConvexPoly(seeds, np.round(neck).astype(np.int32), cv2.GC_FGD)
     edge = max(2, side // 64)
     shoulders = int(np.clip(chin[1], 0, side))
@@ -63,7 +105,7 @@ def person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
 def background_plate(image: np.ndarray, person: np.ndarray) -> np.ndarray:
     """The source crop (RGB uint8) with the person (``person`` mask, [0, 1]) removed and the hole filled from
-    the background around it (:func:`push_pull_fill`)."""
+    the background beside it (:func:`row_fill`)."""
     size = image.shape[0]
     grow = max(1, int(round(PLATE_GROW * size)))
     hole = cv2.dilate((person > 0.01).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
@@ -72,9 +114,39 @@ def background_plate(image: np.ndarray, person: np.ndarray) -> np.ndarray:
         return image.copy()
     if hole.all():
         return np.full_like(image, int(np.median(image)))
-    filled = push_pull_fill(image.astype(np.float32), hole == 0)
+    filled = row_fill(image.astype(np.float32), hole == 0, FILL_SMOOTH * size) if FILL == "rows" else \
+        push_pull_fill(image.astype(np.float32), hole == 0)
     weight = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 1.0)[..., None]
     return np.clip(image * (1.0 - weight) + filled * weight + 0.5, 0, 255).astype(np.uint8)
+
+
+def row_fill(image: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
+    """``image`` (float32 HWC) with its unknown pixels (``known`` False) filled along each row from the
+    nearest known pixels left and right of them, weighted by inverse distance; rows with none from
+    :func:`push_pull_fill`. The known side colours are their neighbourhood's (a known-weighted Gaussian of
+    ``sigma`` px), and the fill is smoothed down the columns by ``sigma``: soft, without streaks.
+
+    What a head reveals lies beside it, at its own height: a wall, a horizon, a shelf continues across the
+    hole, where a fill from all around (push-pull) brought the shirt's colour up into the gap beside the face.
+    """
+    known_f = known.astype(np.float32)
+    local = cv2.GaussianBlur(image * known_f[..., None], (0, 0), sigma)
+    local /= np.maximum(cv2.GaussianBlur(known_f, (0, 0), sigma), 1e-6)[..., None]
+    height, width = known.shape
+    column = np.broadcast_to(np.arange(width), (height, width))
+    left = np.maximum.accumulate(np.where(known, column, -1), axis=1)
+    right = np.minimum.accumulate(np.where(known, column, width)[:, ::-1], axis=1)[:, ::-1]
+    rows = np.arange(height)[:, None]
+    left_weight = np.where(left >= 0, 1.0 / np.maximum(column - left, 1), 0.0).astype(np.float32)
+    right_weight = np.where(right < width, 1.0 / np.maximum(right - column, 1), 0.0).astype(np.float32)
+    total = left_weight + right_weight
+    filled = (local[rows, np.clip(left, 0, width - 1)] * left_weight[..., None]
+              + local[rows, np.clip(right, 0, width - 1)] * right_weight[..., None])
+    filled /= np.maximum(total, 1e-9)[..., None]
+    if not total.all():
+        filled = np.where((total > 0)[..., None], filled, push_pull_fill(image, known))
+    filled = cv2.GaussianBlur(filled, (0, 0), sigmaX=1.0, sigmaY=sigma)
+    return np.where(known[..., None], image, filled)
 
 
 def push_pull_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -125,10 +197,8 @@ class Layers:
         # outline cut the hair above the temple out of the person (on a tilted head even without a turn),
         # and the plate showed through it as a crescent between face and hair once the head moved.
         xy = np.asarray(landmarks, np.float64)[:468, :2]
-        up = face_up(xy)
-        across = np.array([-up[1], up[0]])
-        offset = across * float((xy[4] - xy[topology.FACE_OVAL].mean(0)) @ across)
-        height = xy @ up
+        offset = turn_offset(xy)
+        height = xy @ face_up(xy)
         cheek = height <= height[list(SWEEP_BELOW)].mean()
         swept = np.vstack([xy, xy[cheek] + offset])
         hull = cv2.convexHull(np.round(swept).astype(np.int32))
