@@ -4,7 +4,7 @@
 
 Scores D(x, y, i) of a run's model file on a few training episodes for: the real target, the generator's
 output (live G, the one D was trained against), the warp guide, the real target box-blurred (5x5) and
-uniform noise, all with the target's sketch and the episode's video column. Prints each kind's scores, how
+uniform noise (and, warp-guided, G's painting before the blend), all with the target's sketch and the episode's video column. Prints each kind's scores, how
 far its trunk vector V lies from the real image's, the image-independent part of the score (``c·(W_i + w0) +
 b`` with ``c`` the mean V), and the sizes of W, w0 and b. A working D scores real above everything else and
 noise lowest; the hinge margins are +1 / -1.
@@ -58,6 +58,8 @@ def main() -> None:
                  "noise": torch.rand_like(real) * 2 - 1}
         if "guide" in batch:
             kinds["warp guide"] = batch["guide"]
+            # G's own RGB before the blend: what D judges with adversarial_target 'painting'
+            kinds["G painting"] = G(batch["target_sketch"], embedding, batch["guide"], parts=True)[:, :3].float()
         index, sketch = batch["video_index"], batch["target_sketch"]
         vectors = {name: D.features(x, sketch)[0] for name, x in kinds.items()}
         w = D.W.t()[index] + D.w0
