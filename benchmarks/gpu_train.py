@@ -216,6 +216,10 @@ def unpack(args: argparse.Namespace) -> int:
         raise InputError(f"{run_dir} already has checkpoints: unpack into a new run folder")
     options = TrainOptions(config=args.config, data=args.data, run=run_dir, progress=False, workers=0)
     run = _Run(options, DistributedContext(), time.monotonic())
+    trained = extra.get("train_config", {}).get("adversarial_target", "output")
+    if trained != run.cfg.adversarial_target:
+        raise InputError(f"the pieces were trained with adversarial_target: {trained}, {args.config} says "
+                         f"{run.cfg.adversarial_target}: continue with a config that says {trained}")
     if extra["videos"] != run.dataset.videos:
         raise InputError("the pieces were trained on other videos than this config and dataset give "
                          f"({len(extra['videos'])} vs {len(run.dataset.videos)})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import importlib.util
 from pathlib import Path
@@ -60,3 +61,19 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     # equal up to the extra power iteration spectral norm runs when the blocks are recomputed
     assert torch.allclose(grads[0], grads[1], rtol=0.05, atol=1e-6)
     assert grads[0].abs().max() > 0
+
+
+def test_unpacking_refuses_a_config_that_judges_another_image(tmp_path, two_clip_dataset):
+    """Pieces of a run whose D judged G's painting, unpacked with a config that says ``output``, would resume
+    quietly as another experiment: refused with the key named."""
+    from headshot.errors import InputError
+
+    script = _script()
+    model_cfg, cfg = load_config(REPO / "configs" / "tiny.yaml")
+    trainer = Trainer(model_cfg, cfg, 2, DistributedContext())
+    train_config = dict(cfg.to_dict(), adversarial_target="painting")
+    script.write_pieces(trainer, tmp_path / "pieces", {"videos": [], "position": 0, "train_config": train_config})
+    args = argparse.Namespace(pieces=tmp_path / "pieces", run=tmp_path / "run", config=REPO / "configs" / "tiny.yaml",
+                              data=two_clip_dataset)
+    with pytest.raises(InputError, match="adversarial_target: painting"):
+        script.unpack(args)
