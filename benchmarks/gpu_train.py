@@ -26,6 +26,10 @@ Back on the CPU machine, turn the pieces into a checkpoint that ``headshot train
         --data runs/dev128 --run runs/neural
     headshot train --config configs/default_cpu.yaml --data runs/dev128 --run runs/neural --resume
 
+The A/B of docs/training.md ("D judging G's painting"): the same command with ``--adversarial-target
+painting``; unpack and resume it with a CPU config that says ``adversarial_target: painting`` (``unpack``
+refuses one that does not).
+
 ``unpack`` checks that the pieces' videos are the run's (the training identities of the split, same
 clips), loads the float16 weights into float32 networks, writes ``checkpoints/step_N.safetensors`` with
 fresh optimiser states (Adam restarts) and the run's ``model.safetensors``.
@@ -167,6 +171,8 @@ def train(args: argparse.Namespace) -> int:
         overrides["batch_size"] = args.batch
     if args.shots:
         overrides["shots"] = args.shots
+    if args.adversarial_target:
+        overrides["adversarial_target"] = args.adversarial_target
     options = loop.TrainOptions(config=args.config, data=args.data, run=run, device=args.device,
                                 resume=args.resume, max_minutes=args.minutes, threads=args.threads,
                                 progress=False, overrides=overrides, echo=True)
@@ -252,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--batch", type=int, default=None, help="global batch (default: the config's)")
     t.add_argument("--shots", type=int, default=None)
     t.add_argument("--checkpointing", action="store_true", help="gradient checkpointing of G's blocks")
+    t.add_argument("--adversarial-target", choices=("output", "painting"), default=None,
+                   help="what D judges (default: the config's; painting: G's own RGB before the blend)")
     t.add_argument("--log-every", type=int, default=None, help="steps per log line (default: the config's)")
     t.add_argument("--fp32", action="store_true", help="no bf16 autocast (a fallback if bf16 fails)")
     t.add_argument("--resume", action="store_true", help="continue the run folder's newest checkpoint")
