@@ -23,12 +23,13 @@ import torch
 
 from headshot.neural.checkpoint import load_model
 from headshot.neural.embedder import Embedder
+from headshot.neural.sketch import to_tensor
 from headshot.train.dataset import EpisodeDataset, draw_sketches
 from headshot.train.split import load_split
 
 
 def _tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return torch.stack([to_tensor(image) for image in images])
 
 
 def episodes(data: EpisodeDataset, shots: int, sketch: str) -> list[dict]:

@@ -25,9 +25,7 @@ from .silhouette import grabcut_frame, grabcut_mask, head_seeds
 # The person mask is grown by this fraction of the crop before the background under it is filled, so that
 # the plate carries no fringe of hair or skin.
 PLATE_GROW = 0.005
-# The background plate's hole is filled along rows ("rows", :func:`row_fill`) or from all around
-# ("push-pull", :func:`push_pull_fill`), smoothed over this fraction of the crop.
-FILL = "rows"
+# The background plate's hole is filled along rows (:func:`row_fill`), smoothed over this fraction of the crop.
 FILL_SMOOTH = 0.02
 # Where the warp moves a pixel less than this (pixels), the warped image is the output (see Layers.composite).
 STILL_FLOW = 1.0
@@ -79,13 +77,11 @@ def person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
                      [neck_x + 1.6 * width, side + 1.6 * width], [neck_x - 1.6 * width, side + 1.6 * width]])
     cv2.fillPoly(seeds, [np.round(body).astype(np.int32)], cv2.GC_PR_FGD)
     if turned:
-        up = face_up(xy)
-        across = np.array([-up[1], up[0]])
-        sign = np.sign(offset @ across)
-        far = float(np.max(np.vstack([oval + offset, xy[:468]]) @ (sign * across)))
+        towards = offset / np.linalg.norm(offset)  # across the face, to the side it turns to
+        far = float(np.max(np.vstack([oval + offset, xy[:468]]) @ towards))
         grid = np.mgrid[0:side, 0:side][::-1].reshape(2, -1).T.astype(np.float64)
-        beyond = grid @ (sign * across) > far + FAR_MARGIN * width
-        above = grid @ up > chin @ up
+        beyond = grid @ towards > far + FAR_MARGIN * width
+        above = grid @ face_up(xy) > chin @ face_up(xy)
         seeds.reshape(-1)[beyond & above] = cv2.GC_BGD
     cv2.fillConvexPoly(seeds, np.round(centre + (oval - centre) * 0.9).astype(np.int32), cv2.GC_FGD)
     # The skull just above the face outline is person whatever GrabCut thinks of dark or grey hair.
@@ -114,8 +110,7 @@ def background_plate(image: np.ndarray, person: np.ndarray) -> np.ndarray:
         return image.copy()
     if hole.all():
         return np.full_like(image, int(np.median(image)))
-    filled = row_fill(image.astype(np.float32), hole == 0, FILL_SMOOTH * size) if FILL == "rows" else \
-        push_pull_fill(image.astype(np.float32), hole == 0)
+    filled = row_fill(image.astype(np.float32), hole == 0, FILL_SMOOTH * size)
     weight = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 1.0)[..., None]
     return np.clip(image * (1.0 - weight) + filled * weight + 0.5, 0, 255).astype(np.uint8)
 
