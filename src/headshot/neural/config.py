@@ -190,6 +190,10 @@ class TrainConfig:
     # m*guide + (1 - m)*rgb (at initialisation ~88 % the warp of a real photo, which D cannot tell from a
     # real frame: its hinge stays at chance); ``painting`` = G's own RGB before the blend.
     adversarial_target: str = "output"
+    # Auxiliary identity term (issue 14; 0 = off, as every shipped config): a linear head (trainer-only, never
+    # exported) maps e_hat to the normalised mean of the shots' SFace embeddings, stored by ``headshot prepare
+    # --identity``; weight x (1 - cosine) joins E/G's loss, so E must carry who the person is.
+    identity_weight: float = 0.0
     # the run
     steps: int = 100000
     seed: int = 0
@@ -217,6 +221,8 @@ class TrainConfig:
         if self.adversarial_target not in ADVERSARIAL_TARGETS:
             raise ConfigError(f"train config key 'adversarial_target' must be one of {ADVERSARIAL_TARGETS}, "
                               f"got {self.adversarial_target!r}")
+        if self.identity_weight < 0:
+            raise ConfigError(f"train config key 'identity_weight' must be >= 0, got {self.identity_weight}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None, strict: bool = True) -> "TrainConfig":

@@ -107,12 +107,14 @@ class AdversarialUpdate:
 
     def gen_update(self, critic: Critic | None, fake: torch.Tensor, real: torch.Tensor, sketch: torch.Tensor,
                    w_columns: torch.Tensor | None = None, embeddings: torch.Tensor | None = None,
-                   judged: torch.Tensor | None = None) -> GeneratorLossTerms:
+                   judged: torch.Tensor | None = None, extra_loss: torch.Tensor | None = None) -> GeneratorLossTerms:
         """Update the generator side from ``fake`` (G's output for ``sketch``, with its graph) against
         ``real``: the content and L1 terms compare ``fake`` with ``real``; D (frozen) scores ``judged``
         (with its graph; default ``fake``: see :func:`generate`) and ``real`` through ``critic`` for the
         adversarial and feature-matching terms; ``w_columns`` and ``embeddings`` add the embedding-match
-        term; ``critic`` None: no D terms. Returns the loss terms (``total`` still attached)."""
+        term; ``critic`` None: no D terms; ``extra_loss`` (with its graph) is added to what is minimised
+        (meta-learning's identity term), not to the returned ``total``. Returns the loss terms (``total``
+        still attached)."""
         count = fake.shape[0]
         judged = fake if judged is None else judged
         with self._frozen_discriminator():
@@ -126,7 +128,7 @@ class AdversarialUpdate:
                                             [a.float()[count:] for a in activations],
                                             [a.float()[:count] for a in activations], w_columns, embeddings)
             self.opt_g.zero_grad(set_to_none=True)
-            terms.total.backward()
+            (terms.total if extra_loss is None else terms.total + extra_loss).backward()
             self.opt_g.step()
         if self.opt_d is not None:
             self.opt_d.zero_grad(set_to_none=True)  # D's gradients from this pass (DDP) are not used

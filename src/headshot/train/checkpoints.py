@@ -122,6 +122,15 @@ def read_modules(path: str | Path) -> tuple[dict[str, dict[str, torch.Tensor]], 
     return modules, json.loads(metadata["extra"])
 
 
+def checkpoint_step(path: str | Path) -> int:
+    """The step a checkpoint was written at (its metadata only)."""
+    with safe_open(str(path), framework="pt", device="cpu") as file:
+        metadata = file.metadata() or {}
+    if metadata.get("format") != FORMAT:
+        raise InputError(f"{path} is not a headshot training checkpoint")
+    return int(metadata["step"])
+
+
 def list_checkpoints(folder: str | Path) -> list[tuple[int, Path]]:
     """``(step, path)`` of the checkpoints in ``folder``, oldest first."""
     folder = Path(folder)

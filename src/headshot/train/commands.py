@@ -29,6 +29,8 @@ def register(app: typer.Typer) -> None:
                                               "sees; needs pip install 'headshot\\[cluster]'. Ignores --workers."),
         guides: int = typer.Option(0, help="Also store N warp guides per clip for warp-guided models "
                                            "(computed once here instead of once per training episode)."),
+        identity: bool = typer.Option(False, "--identity", help="Also store each frame's SFace identity embedding "
+                                      "(train key identity_weight); on a finished dataset only the missing ones."),
     ) -> None:
         """Detect, crop and store the faces of a folder of talking-head videos as a training set."""
         from ..errors import InputError
@@ -45,6 +47,10 @@ def register(app: typer.Typer) -> None:
             from .guides import add_guides
 
             typer.echo(f"{add_guides(dataset_dir, guides)} warp guides written")
+        if identity:
+            from .identity import add_identity
+
+            typer.echo(f"{add_identity(dataset_dir)} frames given SFace identity embeddings")
         for failure in index["failures"]:
             typer.echo(f"  skipped {failure['clip']}: {failure['error']}")
 
@@ -61,6 +67,9 @@ def register(app: typer.Typer) -> None:
         max_minutes: Optional[float] = typer.Option(None, help="Stop (with a checkpoint) after this wall-clock time."),
         threads: Optional[int] = typer.Option(None, help="torch CPU threads per process."),
         workers: Optional[int] = typer.Option(None, help="Data-loading processes per rank (default: config)."),
+        init_from: Optional[Path] = typer.Option(None, help="Start a fresh run from the weights of another run's "
+                                                 "training checkpoint (same data; its step count carries on, "
+                                                 "the optimisers restart). Ignored when --resume finds one."),
     ) -> None:
         """Meta-learn the embedder, generator and discriminator (Zakharov et al. 2019) on a prepared dataset.
 
@@ -71,7 +80,7 @@ def register(app: typer.Typer) -> None:
 
         trainer = run_training(TrainOptions(config=config, data=data, run=run, steps=steps, device=device,
                                             resume=resume, max_minutes=max_minutes, threads=threads,
-                                            workers=workers))
+                                            workers=workers, init_from=init_from))
         if trainer.context.is_main:
             typer.echo(f"trained to step {trainer.step}; run folder {run}")
 

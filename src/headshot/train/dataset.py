@@ -25,6 +25,7 @@ import torch
 from ..errors import InputError
 from ..neural.sketch import draw_sketch
 from ..render.warp import WarpEngine
+from .identity import IDENTITY_KEY, require_identity
 from .prepare import INDEX_NAME
 from .split import split_records
 
@@ -70,8 +71,9 @@ class _ShardCache:
         self.items: collections.OrderedDict[str, tuple] = collections.OrderedDict()
 
     def get(self, path: Path) -> tuple[np.ndarray, ...]:
-        """``(jpeg, offsets, landmarks, guide_jpeg, guide_offsets, guide_pairs)``; the guide arrays are empty
-        when the shard has none (see :mod:`headshot.train.guides`)."""
+        """``(jpeg, offsets, landmarks, guide_jpeg, guide_offsets, guide_pairs, identity)``; the guide arrays
+        are empty when the shard has none (see :mod:`headshot.train.guides`), ``identity`` (the frames' SFace
+        embeddings, :mod:`headshot.train.identity`) is None."""
         key = str(path)
         if key in self.items:
             self.items.move_to_end(key)
@@ -80,12 +82,13 @@ class _ShardCache:
             guides = ((shard["guide_jpeg"], shard["guide_offsets"], shard["guide_pairs"])
                       if "guide_pairs" in shard.files else
                       (np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros((0, 2), np.int32)))
-            item = (shard["jpeg"], shard["offsets"], shard["landmarks"], *guides)
+            identity = shard[IDENTITY_KEY] if IDENTITY_KEY in shard.files else None
+            item = (shard["jpeg"], shard["offsets"], shard["landmarks"], *guides, identity)
         self.items[key] = item
-        self.bytes += sum(array.nbytes for array in item)
+        self.bytes += sum(array.nbytes for array in item if array is not None)
         while self.bytes > self.max_bytes and len(self.items) > 1:
             _, old = self.items.popitem(last=False)
-            self.bytes -= sum(array.nbytes for array in old)
+            self.bytes -= sum(array.nbytes for array in old if array is not None)
         return item
 
 
@@ -124,6 +127,8 @@ class EpisodeDataset(torch.utils.data.Dataset):
             with the target frame as the driver (:mod:`headshot.train.guides`: stored in the shard by
             ``headshot prepare --guides``, else rendered per episode).
         cache_bytes: per-process cache of shard data.
+        identity: also return ``shot_identity``, the shots' SFace embeddings stored by ``headshot prepare
+            --identity`` (train key ``identity_weight``); :class:`InputError` when a shard has none.
 
     Items: ``dataset[i]`` (episode ``i`` of epoch ``self.epoch``; for samplers such as
     ``DistributedSampler``) or ``dataset[(clip_index, episode_seed)]`` (what :class:`EpisodeSampler`
@@ -133,14 +138,15 @@ class EpisodeDataset(torch.utils.data.Dataset):
       ``target_sketch`` ``(3, S, S)``: float32 in [-1, 1];
     - ``shot_landmarks`` ``(K, 478, 3)``, ``target_landmarks`` ``(478, 3)``: float32 crop pixels;
     - ``video_index`` (int64 scalar): the row of the discriminator's W for this clip's video;
-    - ``clip_index`` (int64 scalar); ``guide`` ``(3, S, S)`` when ``warp_guided``.
+    - ``clip_index`` (int64 scalar); ``guide`` ``(3, S, S)`` when ``warp_guided``; ``shot_identity``
+      ``(K, 128)`` float32 when ``identity``.
     """
 
     def __init__(self, dataset_dir: str | Path, shots: int = 8, image_size: int | None = None,
                  split: str = "train", val_fraction: float = 0.1, split_seed: int = 0, sketch: str = "68",
                  augment: bool = False, seed: int = 0, clips: list[str] | None = None,
                  max_frames: int | None = None, warp_guided: bool = False, cache_bytes: int = 2 << 30,
-                 heldout: frozenset[str] | None = None):
+                 heldout: frozenset[str] | None = None, identity: bool = False):
         if split not in ("train", "val", "all"):
             raise ValueError(f"split must be train, val or all, got {split!r}")
         self.root = Path(dataset_dir)
@@ -174,6 +180,9 @@ class EpisodeDataset(torch.utils.data.Dataset):
         self.video_index = [video_rows[record["video"]] for record in records]
         self.identities = sorted({record["identity"] for record in records})
         self._cache = _ShardCache(cache_bytes)
+        self.identity = identity
+        if identity:
+            require_identity(self.root, [record["shard"] for record in records])
 
     @property
     def num_videos(self) -> int:
@@ -205,7 +214,7 @@ class EpisodeDataset(torch.utils.data.Dataset):
     def stored_guides(self, clip_index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(guide_jpeg, guide_offsets, guide_pairs, usable)`` of a clip: its stored guides and the indices
         of those whose two frames are usable (``max_frames``)."""
-        guide_jpeg, guide_offsets, pairs = self._cache.get(self.root / self.records[clip_index]["shard"])[3:]
+        guide_jpeg, guide_offsets, pairs = self._cache.get(self.root / self.records[clip_index]["shard"])[3:6]
         usable = np.flatnonzero((pairs < self.clip_length(clip_index)).all(axis=1))
         return guide_jpeg, guide_offsets, pairs, usable
 
@@ -269,6 +278,9 @@ class EpisodeDataset(torch.utils.data.Dataset):
         }
         if guide is not None:
             episode["guide"] = _to_tensor(guide)
+        if self.identity:
+            stored = self._cache.get(self.root / self.records[clip_index]["shard"])[6]
+            episode["shot_identity"] = torch.from_numpy(stored[chosen[:-1]].astype(np.float32))
         return episode
 
 

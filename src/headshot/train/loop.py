@@ -36,7 +36,8 @@ from .split import load_split, resolve_split_path
 from .trainer import Trainer, export_model
 
 METRIC_COLUMNS = ("step", "elapsed_s", "images_per_s", "d_loss", "g_loss", "content", "l1", "adversarial",
-                  "feature_matching", "embedding_match", "real_score", "fake_score", "l1_to_target", "psi_rms")
+                  "feature_matching", "embedding_match", "real_score", "fake_score", "l1_to_target", "psi_rms",
+                  "identity", "e_share")
 LOSS_COLUMNS = METRIC_COLUMNS[3:]
 
 
@@ -58,6 +59,7 @@ class TrainOptions:
     clips: list[str] | None = None          # restrict the dataset to these clip keys (tests, debugging)
     max_frames: int | None = None           # use only the first frames of each clip
     echo: bool = False                      # also print the log's lines (runs whose output is a log file)
+    init_from: Path | None = None           # a fresh run starts from this training checkpoint's weights
 
 
 def resolve_config(options: TrainOptions) -> tuple[ModelConfig, TrainConfig]:
@@ -217,6 +219,8 @@ class _Run:
         self.log: RunLog | None = None
         if options.resume and existing:
             self._resume(existing[-1][1])
+        elif options.init_from is not None:
+            self._init_from(Path(options.init_from))
         elif self.cfg.seed_w_from_embeddings:
             self.trainer.seed_w_columns(self.dataset, self.cfg.seed)
         if context.is_main:
@@ -234,13 +238,32 @@ class _Run:
                               val_fraction=cfg.val_fraction, split_seed=cfg.seed, sketch=self.model_cfg.sketch,
                               augment=augment, seed=cfg.seed, clips=options.clips,
                               max_frames=options.max_frames, warp_guided=self.model_cfg.warp_guided,
-                              heldout=heldout)
+                              heldout=heldout, identity=split == "train" and cfg.identity_weight > 0)
 
     def _resume(self, path: Path) -> None:
         step, extra = ckpt.load_checkpoint(path, self.trainer.modules(), self.trainer.optimizers())
         if extra.get("videos") != self.dataset.videos:
             raise InputError(f"{path} was trained on other videos than {self.options.data} gives")
         self.trainer.step = step
+        self.position = int(extra["position"])
+
+    def _init_from(self, path: Path) -> None:
+        """E, G, D and their EMAs from another run's checkpoint on the same videos (``--init-from``): the step
+        count and the episode stream carry on from it (step N here is N of a continuation of that run); the
+        optimisers and any module it lacks (the identity head) start fresh."""
+        if not path.is_file():
+            raise InputError(f"--init-from checkpoint not found: {path}")
+        states, extra = ckpt.read_modules(path)
+        if extra.get("videos") != self.dataset.videos:
+            raise InputError(f"{path} was trained on other videos than {self.options.data} gives")
+        modules = self.trainer.modules()
+        for name in ("E", "G", "D", "E_ema", "G_ema"):
+            try:
+                modules[name].load_state_dict(states[name], strict=True)
+            except (KeyError, RuntimeError) as error:
+                first = str(error).strip().splitlines()[0]
+                raise InputError(f"{path}: its {name} weights do not fit this config's model ({first})") from None
+        self.trainer.step = ckpt.checkpoint_step(path)
         self.position = int(extra["position"])
 
     def _batches(self):

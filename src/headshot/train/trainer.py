@@ -7,7 +7,9 @@ embedder and generator, each on a fresh batch of episodes:
   ``embedding_match_in_d`` (off by default) also ``+ λ_MCH ‖W_i − ê_i‖₁`` with ê fixed, moving W's columns
   towards the embeddings: that drags W and ê together towards 0 and leaves D's hinge at chance (issue 14).
 - E/G step: ``L = L_CNT + L_ADV + λ_FM L_FM + λ_MCH ‖W_i − ê_i‖₁ (+ λ_L1 L1)`` with W fixed here, so the
-  match term moves ê towards W. Adam with the paper's learning rates (E, G: 5e-5; D: 2e-4).
+  match term moves ê towards W. Adam with the paper's learning rates (E, G: 5e-5; D: 2e-4). With
+  ``identity_weight`` > 0 (not in the paper) also ``+ identity_weight · (1 − cos(H ê, s̄))``, H a linear head to
+  the shots' SFace embeddings (:mod:`headshot.train.identity`): it makes E encode who the person is.
 
 "Fake" is what ``adversarial_target`` names: G's blended output (default) or, for a warp-guided G, its
 painting before the blend (:func:`headshot.train.adversarial.generate`); the content terms use the output.
@@ -34,6 +36,10 @@ from ..neural.generator import Generator
 from ..neural.losses import embedding_match_loss
 from .adversarial import AdversarialUpdate, autocast, build_loss, generate
 from .distributed import DistributedContext, wrap
+from .identity import embedding_share, identity_head, identity_loss
+
+# learning rate of the identity head relative to lr_generator (see Trainer.__init__)
+IDENTITY_HEAD_LR_FACTOR = 10.0
 
 
 class Trainer:
@@ -61,8 +67,16 @@ class Trainer:
         unused = train_cfg.ddp_find_unused_parameters
         self.E_ddp, self.G_ddp, self.D_ddp = (wrap(m, context, unused) for m in (self.E, self.G, self.D))
         betas = train_cfg.betas
-        self.opt_g = torch.optim.Adam(list(self.E.parameters()) + list(self.G.parameters()),
-                                      lr=train_cfg.lr_generator, betas=betas)
+        groups = [{"params": list(self.E.parameters()) + list(self.G.parameters())}]
+        # identity_weight > 0: the trainer-only head ê -> SFace (headshot.train.identity), after E and G in opt_g
+        # (their parameter indices, and so checkpoints of runs without it, are unchanged); made after E, G and
+        # D, so their initial weights do not depend on it. Its own learning rate: from random weights it has
+        # to become a useful read-out of ê in a few hundred steps, E's rate is for slow, stable change.
+        self.H = identity_head(model_cfg.embedding_dim).to(device) if train_cfg.identity_weight > 0 else None
+        self.H_ddp = wrap(self.H, context, unused) if self.H is not None else None
+        if self.H is not None:
+            groups.append({"params": list(self.H.parameters()), "lr": IDENTITY_HEAD_LR_FACTOR * train_cfg.lr_generator})
+        self.opt_g = torch.optim.Adam(groups, lr=train_cfg.lr_generator, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=train_cfg.lr_discriminator, betas=betas)
         self.loss = build_loss(train_cfg).to(device)
         self.weights = self.loss.loss_weights
@@ -76,7 +90,10 @@ class Trainer:
 
     # -- state ---------------------------------------------------------------------------------------
     def modules(self) -> dict[str, torch.nn.Module]:
-        return {"E": self.E, "G": self.G, "D": self.D, "E_ema": self.E_ema, "G_ema": self.G_ema}
+        modules = {"E": self.E, "G": self.G, "D": self.D, "E_ema": self.E_ema, "G_ema": self.G_ema}
+        if self.H is not None:
+            modules["H"] = self.H
+        return modules
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"opt_g": self.opt_g, "opt_d": self.opt_d}
@@ -120,11 +137,18 @@ class Trainer:
             embedding = self.E_ddp(x["shots"], x["shot_sketches"])
             fake, judged = self._generate(x, embedding)
         columns = self.D.W.t()[x["video_index"]].detach()
+        identity = None
+        if self.H is not None:  # the auxiliary identity term (train key identity_weight)
+            identity = identity_loss(self.H_ddp, embedding, x["shot_identity"])
         terms = self.update.gen_update(self._critic(x["video_index"]), fake, x["target"], x["target_sketch"],
-                                       columns, embedding.float(), judged=judged)
+                                       columns, embedding.float(), judged=judged,
+                                       extra_loss=None if identity is None else self.train_cfg.identity_weight * identity)
         self.update_ema()
         logged = {"g_loss": float(terms.total.detach())}
         logged.update({name: float(value.detach()) for name, value in terms.terms.items()})
+        if identity is not None:
+            logged["identity"] = float(identity.detach())  # 1 - cosine, unweighted
+        logged["e_share"] = embedding_share(embedding)
         logged["l1_to_target"] = float((fake.detach().float() - x["target"]).abs().mean())
         # RMS of psi = P e: the size of the person's AdaIN parameters (near 0: the identity path is dead)
         with torch.no_grad():
