@@ -120,6 +120,30 @@ def test_a_second_photo_turned_like_the_driver_keeps_the_likeness(crops):
     assert np.mean(gains) > 0.03, gains
 
 
+def test_the_neural_engine_guide_takes_the_second_photo_too(crops):
+    """The shipped warp-guided model refines the warp engine's few-shot rendering: a left-turned photo
+    driven to turn right keeps more of the likeness with a right-turned photo beside it."""
+    from headshot.face.identity import SFaceEmbedder
+    from headshot.face.landmarker import FaceAnalyzer
+
+    embedder = SFaceEmbedder()
+    alone, both = get_engine("neural"), get_engine("neural")
+    alone.prepare(*crops[LEFT])
+    both.prepare(*crops[LEFT])
+    both.prepare_shots([crops[RIGHT]])
+    gains = []
+    with FaceAnalyzer() as analyzer:
+        for index in (TURNED_RIGHT, *MORE_TURNED_RIGHT):
+            real, landmarks = crops[index]
+            real_id = embedder.embed(real, landmarks)
+            similarity = []
+            for engine in (alone, both):
+                output = engine.render(landmarks)
+                similarity.append(float(embedder.embed(output, analyzer.detect(output)[0].landmarks) @ real_id))
+            gains.append(similarity[1] - similarity[0])
+    assert np.mean(gains) > 0.03, gains
+
+
 @pytest.mark.slow
 def test_two_photos_of_one_person_make_a_signed_video(photos, tmp_path, keys, capsys):
     from headshot.provenance.verify import verify_file

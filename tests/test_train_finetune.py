@@ -178,6 +178,26 @@ def test_warp_guides_for_fine_tuning_never_show_the_target_itself(astronaut):
     assert np.abs(two[0].astype(int) - crops[0]).mean() > difference
 
 
+def test_fine_tuning_guides_draw_on_every_other_shot(astronaut):
+    """With T > 2 a shot's guide is the few-shot warp of all the others (as the engine's guide at inference):
+    a red patch on shot 2's cheek shows in shot 0's guide (shot 2 sees it in the same pose), never in its own."""
+    from headshot.train.finetune import crop_shots, shot_guides
+
+    crops, landmarks = crop_shots([astronaut, np.ascontiguousarray(astronaut[:, ::-1])], 128)
+    marked = crops[0].copy()
+    x, y = landmarks[0][205, :2].round().astype(int)  # a cheek point
+    marked[y - 4:y + 5, x - 4:x + 5] = (255, 0, 0)
+    guides = shot_guides(np.stack([crops[0], crops[1], marked]), np.stack([landmarks[0], landmarks[1], landmarks[0]]))
+
+    def redness(image):
+        patch = image[y - 3:y + 4, x - 3:x + 4].astype(float)
+        return float((patch[..., 0] - patch[..., 1:].mean(-1)).mean())
+
+    plain = redness(crops[0])
+    assert redness(guides[0]) > plain + 60  # drawn from the marked third shot
+    assert abs(redness(guides[2]) - plain) < 10  # the marked shot's own guide never shows its pixels
+
+
 def test_half_model_file_renders_like_the_float32_one(base, tmp_path):
     """Every network stored in float16 (the shipped file's form): half the bytes, loaded back into float32
     networks, the same picture up to a grey level."""

@@ -162,24 +162,29 @@ class NeuralEngine:
         self._reset()
         self._crop_size = source_crop.shape[:2]
         if self.config.warp_guided:
-            from ..render.warp import WarpEngine
+            from ..render.multishot import MultiShotWarpEngine
 
-            self._warp = WarpEngine()
+            # With one shot exactly the warp engine; further shots (prepare_shots) make the guide too.
+            self._warp = MultiShotWarpEngine()
             self._warp.prepare(source_crop, source_landmarks)
         if self.fixed_psi is None:
             self._shots.append(self._shot(source_crop, source_landmarks))
             self._embed()
 
     def prepare_shots(self, shots: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Add more shots ``[(crop RGB uint8, landmarks (478, 3) in its pixels), ...]`` of the same person;
-        e_hat becomes the mean over all shots so far. Call after :meth:`prepare`."""
+        """Add more shots ``[(crop RGB uint8, landmarks (478, 3) in its pixels), ...]`` of the same person,
+        each cropped like the first. e_hat becomes the mean over all shots so far; a warp-guided model's
+        guide draws every part of the face from the shot that sees it best (the warp engine's few-shot
+        rendering, :mod:`headshot.render.multishot`). Call after :meth:`prepare`."""
         if self._crop_size is None:
             raise InputError("call prepare() before prepare_shots()")
+        checked = [(_check_image(crop, f"shot {index}"), _check_landmarks(landmarks, f"shot {index} landmarks"))
+                   for index, (crop, landmarks) in enumerate(shots)]
+        if self._warp is not None:
+            self._warp.prepare_shots(checked)
         if self.fixed_psi is not None:
-            return  # a fine-tuned person file already fixes the identity
-        for index, (crop, landmarks) in enumerate(shots):
-            _check_image(crop, f"shot {index}")
-            self._shots.append(self._shot(crop, _check_landmarks(landmarks, f"shot {index} landmarks")))
+            return  # a fine-tuned person file already fixes the identity (the guide still takes the shots)
+        self._shots.extend(self._shot(crop, landmarks) for crop, landmarks in checked)
         self._embed()
 
     # -- personalisation (the fine-tuning itself is train/'s: headshot.train.finetune.finetune_engine) ------

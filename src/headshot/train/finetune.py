@@ -176,17 +176,17 @@ ROUND_TRIP_SHIFT = 0.03
 def shot_guides(crops: np.ndarray, landmarks: np.ndarray, seed: int = 0) -> list[np.ndarray]:
     """The warp guide of every shot for fine-tuning a warp-guided model: never the shot itself.
 
-    As in meta-training (:mod:`headshot.train.guides`) and at inference, the guide is the warp engine's
-    rendering of the source (shot 0) at the shot's landmarks with the shot as the driver frame; shot 0's
-    own guide comes from shot 1. With one shot (T = 1) a self-guide would be the target
+    As at inference, the guide is the warp engine's rendering at the shot's landmarks with the shot as the
+    driver frame, drawn from every *other* shot (leave one out): the reference is shot 0 (shot 1 for shot
+    0's own guide) and the rest are its extra views (:mod:`headshot.render.multishot`, as the neural
+    engine's guide with several photos). With one shot (T = 1) a self-guide would be the target
     itself (G would learn to copy it): its guide is a round trip instead, the shot warped to its landmarks
     moved by a random similarity (±8°, ±5 % scale, ±3 % shift) and that rendering warped back, so the guide
     carries the warp's real resampling and disocclusion errors but not the target's pixels unchanged.
     """
     count = len(crops)
     if count > 1:
-        return [warp_guide(crops[1 if i == 0 else 0], landmarks[1 if i == 0 else 0], landmarks[i], crops[i])
-                for i in range(count)]
+        return [_leave_one_out_guide(crops, landmarks, i) for i in range(count)]
     rng = np.random.default_rng(seed)
     size = crops.shape[1]
     angle = np.deg2rad(rng.uniform(-ROUND_TRIP_ROTATION_DEG, ROUND_TRIP_ROTATION_DEG))
@@ -199,6 +199,16 @@ def shot_guides(crops: np.ndarray, landmarks: np.ndarray, seed: int = 0) -> list
     moved[:, 2] = landmarks[0][:, 2] * scale
     away = warp_guide(crops[0], landmarks[0], moved)
     return [warp_guide(away, moved, landmarks[0])]
+
+
+def _leave_one_out_guide(crops: np.ndarray, landmarks: np.ndarray, index: int) -> np.ndarray:
+    from ..render.multishot import MultiShotWarpEngine
+
+    reference = 1 if index == 0 else 0
+    engine = MultiShotWarpEngine()
+    engine.prepare(crops[reference], landmarks[reference])
+    engine.prepare_shots([(crops[i], landmarks[i]) for i in range(len(crops)) if i not in (index, reference)])
+    return engine.render(landmarks[index], crops[index], landmarks[index])
 
 
 class _Shots:
