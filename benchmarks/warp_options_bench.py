@@ -1,5 +1,6 @@
 """What the warp engine's issue-12 options cost: render time per frame at 512 px on one core, with the
-mirror texture, the person/background layers and turn easing off, each alone, and all on (the default).
+mirror texture, the person/background layers and turn easing off, each alone, all on without the face texture
+(a profile's silhouette band refilled, render/outline.py), and all on (the default).
 
 Two sources: the bundled astronaut (frontal: the mirror stays idle) driven by synthetic turns and mouth
 openings, and the most turned frame of a dev clip (about 35° aside) driven by that clip's landmarks.
@@ -7,6 +8,8 @@ openings, and the most turned frame of a dev clip (about 35° aside) driven by t
     python benchmarks/warp_options_bench.py                      # landmarks detected here, then timed
     python benchmarks/warp_options_bench.py --save inputs.npz    # ... and kept (crops + landmarks)
     python benchmarks/warp_options_bench.py --load inputs.npz    # timed from saved inputs (no MediaPipe)
+    python benchmarks/warp_options_bench.py --turned-clip .../lrs3_0Fi83BHQsMA_man_glasses__spectre__0Fi83BHQsMA_00002.mp4
+                                                                 # a profile: the face texture's cost
 
 ``--save`` writes crops of a dev clip: keep the file out of the repository (runs/ is ignored).
 """
@@ -32,6 +35,7 @@ SIZE = 512
 VARIANTS = {"all off (before issue 12)": {"mirror": False, "layers": False, "ease_turns": False},
             "mirror only": {"layers": False, "ease_turns": False},
             "layers only": {"mirror": False, "ease_turns": False},
+            "all on, no face texture": {"face_texture": False},
             "all on (default)": {}}
 
 
@@ -43,7 +47,7 @@ def square_crop(image: np.ndarray, landmarks: np.ndarray, scale: float = 1.9) ->
     return cv2.warpAffine(image, matrix, (SIZE, SIZE), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
 
 
-def detect_inputs() -> dict[str, np.ndarray]:
+def detect_inputs(turned_clip: Path = TURNED_CLIP) -> dict[str, np.ndarray]:
     """Crops and landmarks of both sources, and their targets."""
     from headshot.assets import astronaut
     from headshot.eval.metrics import euler_angles
@@ -58,7 +62,7 @@ def detect_inputs() -> dict[str, np.ndarray]:
         centre = landmarks[:468].mean(0)
         targets = [((landmarks - centre) @ rotation_matrix(15 * np.sin(i / 5), 8 * np.cos(i / 7)).T + centre)
                    for i in range(100)]
-        frames = [(frame.rgb, faces[0]) for frame in VideoReader(TURNED_CLIP, max_frames=400)
+        frames = [(frame.rgb, faces[0]) for frame in VideoReader(turned_clip, max_frames=400)
                   if frame.index % 4 == 0 and (faces := analyzer.detect(frame.rgb))]
         turned_rgb, turned_face = max(frames, key=lambda f: abs(euler_angles(f[1].pose_matrix)[0]))
         turned_crop = square_crop(turned_rgb, turned_face.landmarks)
@@ -73,7 +77,7 @@ def detect_inputs() -> dict[str, np.ndarray]:
 
 
 def time_variant(crop, landmarks, targets, options) -> tuple[float, float, bool]:
-    """(prepare ms, best-of-3 mean render ms per frame, whether the mirror texture is active)."""
+    """(prepare ms, best-of-3 mean render ms per frame, which of the mirror and face textures are active)."""
     engine = WarpEngine(**options)
     start = time.perf_counter()
     engine.prepare(crop, landmarks)
@@ -86,16 +90,20 @@ def time_variant(crop, landmarks, targets, options) -> tuple[float, float, bool]
         for target in targets:
             engine.render(target)
         best = min(best, (time.perf_counter() - start) * 1000 / len(targets))
-    return prepare, best, engine.mirror is not None
+    active = [name for name, part in (("mirror", engine.mirror), ("face texture", engine.face_texture)) if part]
+    return prepare, best, active
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", type=Path, help="keep the detected inputs in this .npz")
     parser.add_argument("--load", type=Path, help="time saved inputs (no MediaPipe needed)")
+    parser.add_argument("--turned-clip", type=Path, default=TURNED_CLIP,
+                        help="the dev clip whose most turned frame is the turned source (default: ~35° aside; "
+                             "lrs3_0Fi83BHQsMA_...00002.mp4 is a ~51° profile, whose face texture is active)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    inputs = dict(np.load(args.load)) if args.load else detect_inputs()
+    inputs = dict(np.load(args.load)) if args.load else detect_inputs(args.turned_clip)
     if args.save:
         np.savez_compressed(args.save, **inputs)
     print(f"python {sys.version.split()[0]}, OpenCV {cv2.__version__}, one thread, {SIZE} px; "
@@ -107,7 +115,7 @@ def main() -> None:
         for name, options in VARIANTS.items():
             prepare, render, active = time_variant(crop, landmarks, targets, options)
             print(f"{label:20s} {name:26s} prepare {prepare:6.0f} ms   render {render:5.2f} ms/frame"
-                  f"{'   (mirror active)' if active else ''}", flush=True)
+                  f"{'   (' + ', '.join(active) + ' active)' if active else ''}", flush=True)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ class MirrorTexture:
         face: the mesh's face triangles ``(F, 3)`` (frontal orientation).
         head: the source's head mask (:mod:`.silhouette`), or None: colours are read only where it is sure
             (MediaPipe places the far side's outline on the background of a profile).
+        texture: the image the mirror samples (the face texture, :mod:`.outline`), or None: the source.
+            The shading ratios are always the source's.
 
     Attributes:
         active: whether any triangle may ever need the mirror (False on a frontal photo: nothing to do).
@@ -87,7 +89,7 @@ class MirrorTexture:
     """
 
     def __init__(self, source: np.ndarray, landmarks: np.ndarray, source_points: np.ndarray, face: np.ndarray,
-                 head: np.ndarray | None = None):
+                 head: np.ndarray | None = None, texture: np.ndarray | None = None):
         landmarks = np.asarray(landmarks, np.float64)
         self.face = face
         self.mirror = mirror_landmarks()
@@ -114,10 +116,10 @@ class MirrorTexture:
         self.vertex_usable = midline | ((seen[self.mirror] >= MIRROR_MIN) & (seen[self.mirror] >= seen + 0.5 * MIRROR_MARGIN))
         self.image = source
         if self.active:
-            self.image = self._shaded(source, landmarks, source_points, head)
+            self.image = self._shaded(source, landmarks, source_points, head, texture)
 
     def _shaded(self, source: np.ndarray, landmarks: np.ndarray, source_points: np.ndarray,
-                head: np.ndarray | None) -> np.ndarray:
+                head: np.ndarray | None, texture: np.ndarray | None = None) -> np.ndarray:
         """The source multiplied by, at each seen landmark, its mirror's colour over its own (interpolated
         over the source triangles): sampled through the mirror flow, the near side's skin takes the far
         side's shading."""
@@ -147,7 +149,7 @@ class MirrorTexture:
             ratio = np.where(known[:, None], ratio, spread)
         # ratio[v]: the gain landmark v's skin takes when it stands in for its mirror.
         field = _interpolate(source_points[:count], self.face[self.visibility > 0], ratio, size)
-        shaded = source.astype(np.float32) * field.reshape(size, size, 1)
+        shaded = (source if texture is None else texture).astype(np.float32) * field.reshape(size, size, 1)
         return np.clip(shaded + 0.5, 0, 255).astype(np.uint8)
 
     def weights(self, twice_target_area: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ the source's is filled from the driver's mouth or synthesised (:mod:`.mouth`); l
 open in the source are rebuilt from its lip texture (:mod:`.lips`); closing eyes get lid skin
 (:mod:`.eyes`). What a turned photo hides is filled from the face's other side (:mod:`.mirror`), the
 person is laid over a still background (:mod:`.layers`), and turns past what can be filled are eased
-(:mod:`.ease`).
+(:mod:`.ease`); a profile's background inside MediaPipe's outline is refilled for the face (:mod:`.outline`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .lips import ClosedLips
 from .mesh import ControlMesh, build_control_mesh, signed_areas
 from .mirror import MirrorTexture
 from .mouth import MouthInterior, mouth_opening
+from .outline import FaceTexture
 from .raster import FlowRasteriser, backward_affines, vertex_affines
 from .silhouette import head_mask
 
@@ -86,6 +87,10 @@ class WarpEngine:
         clamp_edges: at occlusion edges, map pixels outside their triangle sample the triangle's nearest
             point instead of extrapolating its map (:func:`.raster.clamp_edges`; default True): no specks
             of hair or background in the face's outline.
+        face_texture: on a profile (its midline is its silhouette), the face mesh and the mirror sample a
+            copy whose silhouette band (background inside MediaPipe's outline) is refilled with skin, where
+            the target moves it inside the face (:mod:`.outline`; default True): a frontal face drawn from
+            it has no background-coloured stripe down its midline; still frames are the photo.
     """
 
     # uses_driver_pixels: an opening mouth is filled from the driver's mouth when the driver has pixels.
@@ -95,7 +100,7 @@ class WarpEngine:
     def __init__(self, map_scale: float = 0.5, mouth: bool = True, eyes: bool = True,
                  min_twice_area: float = 0.05, head: bool = True, rigidity: float = 0.5,
                  lips: bool = True, mirror: bool = True, layers: bool = True,
-                 ease_turns: bool = True, clamp_edges: bool = True, **options):
+                 ease_turns: bool = True, clamp_edges: bool = True, face_texture: bool = True, **options):
         if options:
             raise TypeError(f"unknown warp engine option(s): {', '.join(sorted(options))}")
         if not 0.05 <= map_scale <= 1.0:
@@ -113,8 +118,10 @@ class WarpEngine:
         self.use_layers = bool(layers)
         self.use_easing = bool(ease_turns)
         self.clamp_edges = bool(clamp_edges)
+        self.use_face_texture = bool(face_texture)
         self.easer: TurnEaser | None = None
         self.layers: Layers | None = None
+        self.face_texture: FaceTexture | None = None
         self.mirror: MirrorTexture | None = None
         self._mirror_field: tuple | None = None
         self.source: np.ndarray | None = None
@@ -167,10 +174,20 @@ class WarpEngine:
         self._hidden = np.zeros(len(self._triangles), bool)
         self._hidden[self._face_start:] = signed_areas(self.mesh.source_points, self._face_triangles) <= 0.0
         self._hidden &= ~self._lip_triangles
+        self.layers = Layers(self.source, landmarks, head) if self.use_layers else None
+        self.face_texture = None
+        if self.use_face_texture:
+            seen = self._face_triangles[~self._hidden[self._face_start:]]
+            texture = FaceTexture(self.source, landmarks, self.mesh.source_points, seen,
+                                  self._triangles[self._interior_start:self._face_start],
+                                  self.layers.plate if self.layers is not None else None)
+            self.face_texture = texture if texture.active else None
+        face_image = self.source if self.face_texture is None else self.face_texture.image
         self.mirror = None
         self._mirror_drawn = np.zeros(len(self._triangles), bool)
         if self.use_mirror:
-            mirror = MirrorTexture(self.source, landmarks, self.mesh.source_points, self._face_triangles, head)
+            mirror = MirrorTexture(self.source, landmarks, self.mesh.source_points, self._face_triangles, head,
+                                   face_image)
             if mirror.active:
                 self.mirror = mirror
                 # Hidden triangles whose mirror the source sees are drawn, from the mirror's texture, in
@@ -181,7 +198,6 @@ class WarpEngine:
         unfilled = (self._hidden & ~self._mirror_drawn)[self._face_start:]
         self.easer = TurnEaser(self.mesh, unfilled) if self.use_easing else None
         self.rasteriser = FlowRasteriser(size, self.map_scale)
-        self.layers = Layers(self.source, landmarks, head) if self.use_layers else None
         self._source_opening = mouth_opening(landmarks)
         self.mouth = MouthInterior(self.source, landmarks) if self.use_mouth else None
         self.eyes = EyeLids(self.source, landmarks) if self.use_eyes else None
@@ -276,6 +292,9 @@ class WarpEngine:
         self.last_flow = flow
         map_x, map_y = self.rasteriser.maps(flow)
         image = cv2.remap(self.source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if self.face_texture is not None:
+            self.face_texture.apply(image, map_x, map_y, self.last_index >= self._interior_start,
+                                    self.rasteriser.scale)
         face_weight = None
         if self._mirror_field is not None:
             mirror_flow, weight, box = self._mirror_field
