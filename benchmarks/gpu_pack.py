@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from headshot.train.guides import add_clip_guides  # noqa: E402
+from headshot.train.identity import IDENTITY_KEY  # noqa: E402
 from headshot.train.prepare import INDEX_NAME, write_index, write_npz  # noqa: E402
 from headshot.train.split import load_split  # noqa: E402
 
@@ -61,6 +62,8 @@ def pack_clip(job: tuple) -> dict:
     # float16 landmarks: half the bytes (478 x 3 of them outweigh a 128-px JPEG), ~0.06 px steps at 128 px
     arrays["landmarks"] = arrays["landmarks"][keep].astype(np.float16)
     arrays["frame_index"] = arrays["frame_index"][keep]
+    if IDENTITY_KEY in arrays:  # SFace embeddings (prepare --identity), for identity_weight > 0: per kept frame
+        arrays[IDENTITY_KEY] = arrays[IDENTITY_KEY][keep].astype(np.float16)
     record = dict(record, frames=int(len(keep)), fps=float(record["fps"]) / (frames / len(keep)))
     arrays["meta"] = np.array(json.dumps(record))
     path = Path(out_dir) / record["shard"]
