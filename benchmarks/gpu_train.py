@@ -28,7 +28,8 @@ Back on the CPU machine, turn the pieces into a checkpoint that ``headshot train
 
 The A/B of docs/training.md ("D judging G's painting"): the same command with ``--adversarial-target
 painting``; unpack and resume it with a CPU config that says ``adversarial_target: painting`` (``unpack``
-refuses one that does not).
+refuses one that does not). ``--identity-weight 100`` adds E's identity term (the CPU run's weight,
+docs/training.md "An identity term for E"; the packed shards carry the SFace embeddings).
 
 ``unpack`` checks that the pieces' videos are the run's (the training identities of the split, same
 clips), loads the float16 weights into float32 networks, writes ``checkpoints/step_N.safetensors`` with
@@ -173,6 +174,8 @@ def train(args: argparse.Namespace) -> int:
         overrides["shots"] = args.shots
     if args.adversarial_target:
         overrides["adversarial_target"] = args.adversarial_target
+    if args.identity_weight is not None:
+        overrides["identity_weight"] = args.identity_weight
     options = loop.TrainOptions(config=args.config, data=args.data, run=run, device=args.device,
                                 resume=args.resume, max_minutes=args.minutes, threads=args.threads,
                                 progress=False, overrides=overrides, echo=True)
@@ -260,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--checkpointing", action="store_true", help="gradient checkpointing of G's blocks")
     t.add_argument("--adversarial-target", choices=("output", "painting"), default=None,
                    help="what D judges (default: the config's; painting: G's own RGB before the blend)")
+    t.add_argument("--identity-weight", type=float, default=None,
+                   help="E's identity term (docs/training.md; the shards carry SFace embeddings)")
     t.add_argument("--log-every", type=int, default=None, help="steps per log line (default: the config's)")
     t.add_argument("--fp32", action="store_true", help="no bf16 autocast (a fallback if bf16 fails)")
     t.add_argument("--resume", action="store_true", help="continue the run folder's newest checkpoint")
