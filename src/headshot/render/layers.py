@@ -81,7 +81,8 @@ def person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         far = float(np.max(np.vstack([oval + offset, xy[:468]]) @ towards))
         grid = np.mgrid[0:side, 0:side][::-1].reshape(2, -1).T.astype(np.float64)
         beyond = grid @ towards > far + FAR_MARGIN * width
-        above = grid @ face_up(xy) > chin @ face_up(xy)
+        up = face_up(xy)
+        above = grid @ up > chin @ up
         seeds.reshape(-1)[beyond & above] = cv2.GC_BGD
     cv2.fillConvexPoly(seeds, np.round(centre + (oval - centre) * 0.9).astype(np.int32), cv2.GC_FGD)
     # The skull just above the face outline is person whatever GrabCut thinks of dark or grey hair.

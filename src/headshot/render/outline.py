@@ -117,7 +117,6 @@ class FaceTexture:
     Attributes:
         active: whether the source has a band (a profile over a background unlike its skin).
         image: the face texture (the source with its band refilled), or the source itself when not active.
-        weight: ``(H, W)`` float32, how much of each source pixel was replaced (0 outside the band).
     """
 
     def __init__(self, source: np.ndarray, landmarks: np.ndarray, points: np.ndarray, face: np.ndarray,
@@ -125,7 +124,6 @@ class FaceTexture:
         size = source.shape[0]
         self.size = size
         self.image = source
-        self.weight = np.zeros(source.shape[:2], np.float32)
         self.active = False
         towards = profile_direction(landmarks)
         if plate is None or towards is None:
@@ -152,8 +150,7 @@ class FaceTexture:
         weight = cv2.dilate(weight, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)) * near_outline
         # Refilled from all the skin that stays, the silhouette's own skin included.
         skin = nearest_fill(image, skin_mask & (weight <= 0.0))
-        self.weight = cv2.GaussianBlur(weight, (0, 0), 0.5) * (drawn > 0)
-        alpha = self.weight[..., None]
+        alpha = (cv2.GaussianBlur(weight, (0, 0), 0.5) * (drawn > 0))[..., None]
         self.image = np.clip(image * (1.0 - alpha) + skin * alpha + 0.5, 0, 255).astype(np.uint8)
         self.active = bool((self.image != source).any())
 

@@ -66,15 +66,20 @@ def save_checkpoint(path: str | Path, step: int, modules: dict[str, torch.nn.Mod
     return path
 
 
+def _checked(metadata: dict[str, str] | None, path: Path) -> dict[str, str]:
+    metadata = metadata or {}
+    if metadata.get("format") != FORMAT:
+        raise InputError(f"{path} is not a headshot training checkpoint")
+    return metadata
+
+
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     tensors = {}
     with safe_open(str(path), framework="pt", device="cpu") as file:
-        metadata = file.metadata() or {}
+        metadata = file.metadata()
         for key in file.keys():
             tensors[key] = file.get_tensor(key)
-    if metadata.get("format") != FORMAT:
-        raise InputError(f"{path} is not a headshot training checkpoint")
-    return tensors, metadata
+    return tensors, _checked(metadata, path)
 
 
 def _sub(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -125,10 +130,8 @@ def read_modules(path: str | Path) -> tuple[dict[str, dict[str, torch.Tensor]], 
 def checkpoint_step(path: str | Path) -> int:
     """The step a checkpoint was written at (its metadata only)."""
     with safe_open(str(path), framework="pt", device="cpu") as file:
-        metadata = file.metadata() or {}
-    if metadata.get("format") != FORMAT:
-        raise InputError(f"{path} is not a headshot training checkpoint")
-    return int(metadata["step"])
+        metadata = file.metadata()
+    return int(_checked(metadata, Path(path))["step"])
 
 
 def list_checkpoints(folder: str | Path) -> list[tuple[int, Path]]:
