@@ -66,7 +66,6 @@ from safetensors.torch import save_file  # noqa: E402
 MOBILENET_FILE = "mobilenet_v2_features.safetensors"
 PIECE_BYTES = 15 << 20
 PIECE_PREFIX = "piece_"
-NETWORKS = ("E", "G", "D", "E_ema", "G_ema")
 
 
 def use_carried_mobilenet(data: Path) -> None:
@@ -122,7 +121,7 @@ def read_pieces(folder: Path) -> tuple[dict[str, dict[str, torch.Tensor]], int, 
     paths = sorted(Path(folder).glob(f"{PIECE_PREFIX}*.safetensors"))
     if not paths:
         raise InputError(f"no {PIECE_PREFIX}NN.safetensors in {folder}")
-    states: dict[str, dict[str, torch.Tensor]] = {name: {} for name in NETWORKS}
+    states: dict[str, dict[str, torch.Tensor]] = {}  # E, G, D, the EMA copies and H when the run has one
     step, extra, expected = None, None, None
     for path in paths:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
@@ -133,7 +132,7 @@ def read_pieces(folder: Path) -> tuple[dict[str, dict[str, torch.Tensor]], int, 
             for key in handle.keys():
                 name, rest = key.split(".", 1)
                 value = handle.get_tensor(key)
-                states[name][rest] = value.float() if value.is_floating_point() else value
+                states.setdefault(name, {})[rest] = value.float() if value.is_floating_point() else value
     if len(paths) != expected:
         raise InputError(f"{folder} has {len(paths)} pieces, the checkpoint has {expected}")
     return states, step, extra

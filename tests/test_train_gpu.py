@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import copy
 import importlib.util
 from pathlib import Path
@@ -30,7 +31,9 @@ def test_pieces_hold_every_network_under_the_size_limit_and_read_back(tmp_path, 
     script = _script()
     monkeypatch.setattr(script, "PIECE_BYTES", 200_000)  # the tiny model in several pieces
     model_cfg, cfg = load_config(REPO / "configs" / "tiny.yaml")
+    cfg = dataclasses.replace(cfg, identity_weight=100.0)  # the identity head H travels too
     trainer = Trainer(model_cfg, cfg, 3, DistributedContext())
+    assert "H" in trainer.modules()
     trainer.step = 7
     paths = script.write_pieces(trainer, tmp_path, {"videos": ["a", "b", "c"], "position": 21})
     assert len(paths) > 1 and all(p.stat().st_size <= 200_000 + 20_000 for p in paths)
