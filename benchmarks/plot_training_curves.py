@@ -4,7 +4,8 @@
 
 Four panels against step: E/G loss terms (log scale), D's hinge loss with its chance level 2 (D outputs 0 on
 everything), D's mean score on real and on generated images, and the RMS of the AdaIN parameters ψ = P·ê (the
-identity path: near 0 means the person embedding does nothing). Prints the first and last value of each.
+identity path: near 0 means the person embedding does nothing); with E's identity term (``identity_weight``) a
+fifth panel: that loss and ``e_share`` (how much of ê is person-specific). Prints the first and last value of each.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def read_metrics(path: Path) -> dict[str, list[float]]:
 
 def plot(columns: dict[str, list[float]], out: Path, title: str) -> None:
     steps = columns["step"]
-    figure, axes = plt.subplots(1, 4, figsize=(14, 3.2))
+    identity = "identity" in columns and not all(math.isnan(v) for v in columns["identity"])
+    figure, axes = plt.subplots(1, 5 if identity else 4, figsize=(17.5 if identity else 14, 3.2))
     for name in G_TERMS:
         if name in columns:
             axes[0].plot(steps, columns[name], label=name)
@@ -52,6 +54,13 @@ def plot(columns: dict[str, list[float]], out: Path, title: str) -> None:
     axes[3].plot(steps, columns["psi_rms"])
     axes[3].set_ylim(bottom=0)
     axes[3].set_title("psi_rms (identity path)")
+    if identity:
+        axes[4].plot(steps, columns["identity"], label="identity loss")
+        if "e_share" in columns:
+            axes[4].plot(steps, columns["e_share"], label="e_share")
+        axes[4].set_ylim(bottom=0)
+        axes[4].set_title("E's identity term")
+        axes[4].legend(fontsize=7)
     for axis in axes:
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
@@ -71,7 +80,7 @@ def main() -> None:
     columns = read_metrics(args.metrics)
     plot(columns, args.out, args.title or str(args.metrics))
     for name in ("g_loss", "embedding_match", "content", "l1_to_target", "d_loss", "real_score", "fake_score",
-                 "psi_rms"):
+                 "psi_rms", "identity", "e_share"):
         values = columns.get(name)
         if values:
             print(f"{name:16s} step {columns['step'][0]:.0f}: {values[0]:.4g}  step {columns['step'][-1]:.0f}: "
