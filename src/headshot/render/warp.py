@@ -180,7 +180,8 @@ class WarpEngine:
             seen = self._face_triangles[~self._hidden[self._face_start:]]
             texture = FaceTexture(self.source, landmarks, self.mesh.source_points, seen,
                                   self._triangles[self._interior_start:self._face_start],
-                                  self.layers.plate if self.layers is not None else None)
+                                  self.layers.plate if self.layers is not None else None,
+                                  self.layers.person if self.layers is not None else None)
             self.face_texture = texture if texture.active else None
         face_image = self.source if self.face_texture is None else self.face_texture.image
         self.mirror = None
