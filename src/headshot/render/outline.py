@@ -98,14 +98,19 @@ def mesh_mask(points: np.ndarray, triangles: np.ndarray, size: int) -> np.ndarra
 def profile_direction(landmarks: np.ndarray) -> np.ndarray | None:
     """Unit vector ``(2,)`` across the face towards the side it turns to, when its midline is its silhouette
     (the nose tip lies beyond the far side's face-outline points), else None."""
+    xy, towards, _ = _turn(landmarks)
+    if towards is None:
+        return None
+    beyond = float(xy[NOSE_TIP] @ towards - (xy[topology.FACE_OVAL] @ towards).max())
+    return towards if beyond > 0.0 else None
+
+
+def _turn(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """``(xy (468, 2), unit vector towards the side the face turns to or None, length of the turn offset)``."""
     xy = np.asarray(landmarks, np.float64)[:468, :2]
     offset = turn_offset(xy)
     length = float(np.linalg.norm(offset))
-    if length <= 0.0:
-        return None
-    towards = offset / length
-    beyond = float(xy[NOSE_TIP] @ towards - (xy[topology.FACE_OVAL] @ towards).max())
-    return towards if beyond > 0.0 else None
+    return xy, (offset / length if length > 0.0 else None), length
 
 
 @lru_cache(maxsize=1)
@@ -125,12 +130,9 @@ def silhouette_direction(landmarks: np.ndarray) -> np.ndarray | None:
     towards = profile_direction(landmarks)
     if towards is not None or THREE_QUARTER is None:
         return towards
-    xy = np.asarray(landmarks, np.float64)[:468, :2]
-    offset = turn_offset(xy)
-    length = float(np.linalg.norm(offset))
-    if length <= 0.0:
+    xy, towards, length = _turn(landmarks)
+    if towards is None:
         return None
-    towards = offset / length
     width = float(np.ptp(xy[topology.FACE_OVAL] @ towards))
     return towards if length >= THREE_QUARTER * width else None
 
