@@ -13,7 +13,7 @@ episodes), the share of held-out pairs D ranks right and the spread (std) of its
 5x5 box blur). ``--columns``: ``random`` (a fresh D: W ~ N(0, 0.3), w0 = 0), ``shared`` (W = 0, w0 ~
 N(0, 0.3): one direction for every video) or ``seeded`` (W taken from ``--model``'s D, as
 ``seed_w_from_embeddings`` leaves it: 99 % one common vector). ``--half`` runs a 64 px D on the images
-downsampled 2x (8x faster). ``--gain`` multiplies the score.
+downsampled 2x (8x faster). ``--gain`` multiplies the score; ``--warmup N`` ramps the learning rate over N steps.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def train(args) -> None:
         elif args.columns == "seeded":
             D.W.copy_(load_model(args.model).states["discriminator"]["W"].float())
     optimiser = torch.optim.Adam(D.parameters(), args.lr, betas=(0.5, 0.999))
+    warmup = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min(1.0, (step + 1) / max(args.warmup, 1)))
     start = time.time()
     for step in range(1, args.steps + 1):
         images, sketches, videos = batches[step % len(batches)]
@@ -100,6 +101,7 @@ def train(args) -> None:
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+        warmup.step()
         if step % args.every == 0 or step == 1:
             D.eval()
             with torch.no_grad():
@@ -124,6 +126,7 @@ def main() -> None:
     t.add_argument("--columns", choices=("random", "shared", "seeded"), default="random")
     t.add_argument("--model", help="model file whose D's W --columns seeded takes")
     t.add_argument("--lr", type=float, default=4e-4), t.add_argument("--gain", type=float, default=1.0)
+    t.add_argument("--warmup", type=int, default=0, help="steps of linear learning-rate warm-up")
     t.add_argument("--half", action="store_true"), t.add_argument("--no-sketch", action="store_true")
     t.add_argument("--no-spectral", action="store_true"), t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
