@@ -122,14 +122,13 @@ def nose_landmarks() -> np.ndarray:
                           & (canonical[:, 1] <= 2.2) & (canonical[:, 2] <= -4.8))
 
 
-def silhouette_direction(landmarks: np.ndarray) -> np.ndarray | None:
-    """Unit vector ``(2,)`` across the face towards the side it turns to, when that side's outline can be the
-    face's silhouette against the background: a profile (:func:`profile_direction`) or, when
-    :data:`THREE_QUARTER` is set, a 3/4 view (the nose's offset from the outline's centre at least that
-    fraction of the outline's width across the face); None for a face near the camera's axis."""
-    towards = profile_direction(landmarks)
-    if towards is not None or THREE_QUARTER is None:
-        return towards
+def three_quarter_direction(landmarks: np.ndarray) -> np.ndarray | None:
+    """Unit vector ``(2,)`` across the face towards the side it turns to, when :data:`THREE_QUARTER` is set and
+    the face is turned at least that far (the nose's offset from the outline's centre at least that fraction of
+    the outline's width across the face): its nose can be its silhouette against the background; else None.
+    A profile (:func:`profile_direction`) is checked first by the caller."""
+    if THREE_QUARTER is None:
+        return None
     xy, towards, length = _turn(landmarks)
     if towards is None:
         return None
@@ -212,7 +211,8 @@ class FaceTexture:
         self.image = source
         self.active = False
         self.three_quarter = False
-        towards = silhouette_direction(landmarks)
+        profile = profile_direction(landmarks)
+        towards = profile if profile is not None else three_quarter_direction(landmarks)
         if plate is None or towards is None:
             return
         skin_mask = mesh_mask(points, face, size) > 0
@@ -225,7 +225,7 @@ class FaceTexture:
         centre = np.asarray(landmarks, np.float64)[topology.FACE_OVAL, :2].mean(0)
         across = (np.arange(size) - centre[0])[None, :] * towards[0] + (np.arange(size) - centre[1])[:, None] * towards[1]
         near_outline = (drawn > 0) & (depth <= band) & (across > 0.0)
-        three_quarter = self.three_quarter = profile_direction(landmarks) is None
+        three_quarter = self.three_quarter = profile is None
         if three_quarter:  # only beside the nose
             nose = np.zeros((size, size), np.uint8)
             hull = cv2.convexHull(np.round(np.asarray(landmarks)[nose_landmarks(), :2]).astype(np.int32))
