@@ -26,16 +26,23 @@ def sources(dev_data, analyzer):
             for clip in (PROFILE, THREE_QUARTER)}
 
 
-def midline_background(engine: WarpEngine, image: np.ndarray, target: np.ndarray) -> float:
-    """Fraction of the pixels along the target's midline (a 3 px wide line from between the eyes to the
-    chin) whose colour is nearer the source's background (median outside its person mask) than its skin
-    (median inside its face, 7 px in from the landmarks' hull)."""
+def skin_and_background(engine: WarpEngine) -> tuple[np.ndarray, np.ndarray]:
+    """The prepared source's skin colour (median inside its face, 7 px in from the landmarks' hull) and
+    background colour (median outside its person mask), float32 RGB."""
     source = engine.source.astype(np.float32)
     background = np.median(source[engine.layers.person < 0.01], 0)
     face = np.zeros(source.shape[:2], np.uint8)
     cv2.fillConvexPoly(face, cv2.convexHull(np.round(engine.source_landmarks[:468, :2]).astype(np.int32)), 1)
     skin = np.median(source[cv2.erode(face, np.ones((15, 15), np.uint8)) > 0], 0)
-    line = np.zeros(source.shape[:2], np.uint8)
+    return skin, background
+
+
+def midline_background(engine: WarpEngine, image: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of the pixels along the target's midline (a 3 px wide line from between the eyes to the
+    chin) whose colour is nearer the source's background (median outside its person mask) than its skin
+    (median inside its face, 7 px in from the landmarks' hull)."""
+    skin, background = skin_and_background(engine)
+    line = np.zeros(engine.source.shape[:2], np.uint8)
     cv2.polylines(line, [np.round(target[MIDLINE, :2]).astype(np.int32)], False, 1, 3)
     pixels = image[line > 0].astype(np.float32)
     return float((np.linalg.norm(pixels - background, axis=1) < np.linalg.norm(pixels - skin, axis=1)).mean())

@@ -57,11 +57,10 @@ def background_share(engine: WarpEngine, image: np.ndarray, target: np.ndarray) 
     """Fraction of the target's nose (the hull of its nose landmarks grown by 5 px, at least :data:`INSIDE` px
     inside the hull of its face) whose colour lies more than 0.3 of the way from the source's skin colour
     (median inside its face) to its background's (median outside its person mask)."""
-    source = engine.source.astype(np.float32)
-    background = np.median(source[engine.layers.person < 0.01], 0)
-    face = np.zeros(source.shape[:2], np.uint8)
-    cv2.fillConvexPoly(face, cv2.convexHull(np.round(engine.source_landmarks[:468, :2]).astype(np.int32)), 1)
-    skin = np.median(source[cv2.erode(face, np.ones((15, 15), np.uint8)) > 0], 0)
+    from test_render_outline import skin_and_background
+
+    skin, background = skin_and_background(engine)
+    source = engine.source
     nose = np.zeros(source.shape[:2], np.uint8)
     cv2.fillConvexPoly(nose, cv2.convexHull(np.round(target[nose_landmarks(), :2]).astype(np.int32)), 1)
     target_face = np.zeros(source.shape[:2], np.uint8)
