@@ -80,3 +80,27 @@ def test_unpacking_refuses_a_config_that_judges_another_image(tmp_path, two_clip
                               data=two_clip_dataset)
     with pytest.raises(InputError, match="adversarial_target: painting"):
         script.unpack(args)
+
+
+def test_the_unpacked_model_records_the_configuration_the_gpu_trained_with(tmp_path, two_clip_dataset):
+    """``headshot finetune`` and the eval's FT rows take their loss settings from the model file's
+    ``train_config``: after unpacking it must be the GPU run's (from the pieces), not the CPU config's."""
+    import time
+
+    from headshot.neural.checkpoint import load_model
+    from headshot.train.finetune import train_config_of
+    from headshot.train.loop import TrainOptions, _Run
+
+    script = _script()
+    config = REPO / "configs" / "tiny.yaml"
+    probe = _Run(TrainOptions(config=config, data=two_clip_dataset, run=tmp_path / "probe", progress=False,
+                              workers=0), DistributedContext(), time.monotonic())
+    videos = probe.dataset.videos
+    trainer = Trainer(probe.model_cfg, probe.cfg, len(videos), DistributedContext())
+    trained = dict(probe.cfg.to_dict(), finetune_lr=3.0e-4, identity_weight=100.0, batch_size=48)
+    script.write_pieces(trainer, tmp_path / "pieces", {"videos": videos, "position": 0, "train_config": trained})
+    script.unpack(argparse.Namespace(pieces=tmp_path / "pieces", run=tmp_path / "run", config=config,
+                                     data=two_clip_dataset))
+    recorded = train_config_of(load_model(tmp_path / "run" / "model.safetensors"))
+    assert recorded.finetune_lr == pytest.approx(3.0e-4) and recorded.batch_size == 48
+    assert recorded.identity_weight == 100.0 and probe.cfg.finetune_lr != pytest.approx(3.0e-4)
