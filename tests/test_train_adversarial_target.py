@@ -150,3 +150,15 @@ def test_finetuning_judges_the_configured_image(setup, two_clip_dataset, tmp_pat
         assert torch.equal(image.detach(), expected.detach())
         if target == "painting":
             assert (composite(out, guide) - out[:, :3]).abs().mean() > 0.05
+
+
+def test_an_exported_model_records_its_training_configuration(setup, tmp_path):
+    """Every exported model carries the trainer's ``train_config`` without being asked: fine-tuning reads its
+    loss settings there and would silently take the defaults without it."""
+    from headshot.neural.checkpoint import load_model
+    from headshot.train.finetune import train_config_of
+
+    model_cfg, cfg, dataset, _ = setup
+    path = export_model(Trainer(model_cfg, cfg, dataset.num_videos, DistributedContext()), tmp_path / "m.safetensors")
+    assert "train_config" in load_model(path).metadata
+    assert train_config_of(load_model(path)) == cfg

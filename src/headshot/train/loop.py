@@ -296,7 +296,7 @@ class _Run:
             ckpt.prune_checkpoints(self.checkpoint_dir, cfg.keep_checkpoints)
             export_model(trainer, self.run_dir / "model.safetensors",
                          {"step": trainer.step, "videos": len(dataset.videos), "identities": len(dataset.identities),
-                          "data": str(self.options.data), "train_config": cfg.to_dict(), "world_size": world_size})
+                          "data": str(self.options.data), "world_size": world_size})
             plot_metrics(self.run_dir)
             self.log.line(f"checkpoint {path.name}")
         barrier(self.context)

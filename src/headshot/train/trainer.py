@@ -221,7 +221,10 @@ def export_model(trainer: Trainer, path: str | Path, extra: dict | None = None) 
 
     Entries: ``embedder`` (EMA weights of E), ``generator`` (live G), ``generator_ema`` (EMA of G) and
     ``discriminator`` (needed by ``headshot finetune``). Loadable by ``NeuralEngine(model_path=...)``.
+    The metadata always holds ``train_config`` (the trainer's, unless ``extra`` gives another): fine-tuning
+    takes its loss settings from it, and without it would fall back to the defaults.
     """
     modules = {"embedder": trainer.E_ema, "generator": trainer.G, "generator_ema": trainer.G_ema,
                "discriminator": trainer.D}
-    return save_model(path, modules, trainer.model_cfg, extra)
+    metadata = {"train_config": trainer.train_cfg.to_dict(), **(extra or {})}
+    return save_model(path, modules, trainer.model_cfg, metadata)
