@@ -196,3 +196,30 @@ def test_say_python_api_checks_its_arguments(tmp_path, photo):
     with pytest.raises(headshot.InputError, match="empty"):
         headshot.say(photo, "", tmp_path / "a.mp4", credentials=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_say_speaks_with_a_fine_tuned_person_file(tmp_path, keys, photo, capsys):
+    """A person fine-tuned with `headshot finetune` can say a text: `say --engine neural --model PERSON`."""
+    person = tmp_path / "astronaut.safetensors"
+    code, _, err = run(capsys, "finetune", "--shots", photo, "--steps", "3", "-o", person)
+    assert code == 0, err
+    videos = {}
+    for name, extra in (("base", []), ("person", ["--model", person])):
+        videos[name] = tmp_path / f"{name}.mp4"
+        code, _, err = run(capsys, "say", photo, "Bob met Pam.", "-o", videos[name], "--engine", "neural",
+                           "--crop-only", "--size", "128", "--no-watermark", "-q", *extra)
+        assert code == 0, err
+    base, tuned = (streams(videos[name])["frames"] for name in ("base", "person"))
+    assert len(base) == len(tuned) > 10
+    difference = np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(base, tuned)])
+    assert difference > 0.2  # the fine-tuned generator paints the frames, not the base model
+    from headshot.provenance.credentials import read_manifest
+
+    assert read_manifest(videos["person"]).settings["model"] == str(person)
+    # the person file is for the neural engine; a missing one is a one-line error and nothing is written
+    code, _, err = run(capsys, "say", photo, "Hi.", "-o", tmp_path / "warp.mp4", "--model", person, "-q")
+    assert code == 1 and "--model" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "say", photo, "Hi.", "-o", tmp_path / "gone.mp4", "--engine", "neural",
+                       "--model", tmp_path / "missing.safetensors", "-q")
+    assert code == 1 and "missing.safetensors" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "warp.mp4").exists() and not (tmp_path / "gone.mp4").exists()

@@ -182,6 +182,7 @@ def say(
     expression_scale: float = cli_option("expression_scale", help="Multiplier on mouth and brow motion, 0 to 3."),
     motion_out: Optional[Path] = typer.Option(None, "--motion-out", help="Also save the speech motion as a .motion template (no pixels)."),
     engine: str = cli_option("engine"),
+    model: Optional[Path] = cli_option("model"),
     crop_only: bool = cli_option("crop_only"),
     size: Optional[int] = cli_option("size"),
     fps: float = cli_option("fps", default=SAY_FPS, help="Output frame rate, 1 to 120."),
@@ -202,7 +203,7 @@ def say(
     if text is None and text_file is None:
         raise HeadshotError("give the text to say (in quotes) or --text-file FILE")
     _run_say(source, text, text_file, output, quiet, language=lang, voice=voice, rate=rate, motion_out=motion_out,
-             **to_options(pose_scale=pose_scale, expression_scale=expression_scale, engine=engine,
+             **to_options(pose_scale=pose_scale, expression_scale=expression_scale, engine=engine, model=model,
                           crop_only=crop_only, size=size, fps=fps, face_index=face_index, label=label,
                           no_watermark=no_watermark, no_credentials=no_credentials))
 
