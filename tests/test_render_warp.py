@@ -182,6 +182,26 @@ def test_driver_mouth_interior_is_used_and_colour_matched(engine, portrait, astr
     assert driven[mask].mean() > synthetic[mask].mean() + 15
 
 
+def test_synthesised_teeth_take_the_colour_cast_of_the_eyes(portrait):
+    """Teeth are lit like the face and tinted like the whites of its eyes: a warm-lit photo gets warm
+    teeth (a fixed enamel colour read blue beside a warm face); without visible eyes, plain enamel."""
+    from headshot.render.mouth import ENAMEL, eye_white, teeth_colour
+
+    source, landmarks = portrait
+    warm = np.clip(source.astype(np.float32) * (1.15, 1.0, 0.8), 0, 255).astype(np.uint8)
+    neutral, warmed = teeth_colour(source, landmarks), teeth_colour(warm, landmarks)
+    assert warmed[0] / warmed[2] > 1.1 * (neutral[0] / neutral[2])
+    assert abs(warmed.mean() - neutral.mean()) < 0.1 * neutral.mean()  # the face's brightness, not the cast's
+    # the astronaut's eye whites are near neutral: her teeth stay near the enamel's hue
+    white = eye_white(source, landmarks)
+    assert white is not None and white.min() > 0.75 * white.max()
+    blank = np.zeros_like(source)
+    assert eye_white(blank[:8, :8], landmarks) is None  # eyes off the image
+    enamel = np.array(ENAMEL) / np.mean(ENAMEL)
+    cast = teeth_colour(blank[:8, :8], landmarks)
+    np.testing.assert_allclose(cast / cast.mean(), enamel, rtol=1e-5)
+
+
 def test_blink_covers_the_eye_with_lid_skin(engine, portrait):
     source, landmarks = portrait
     target = landmarks.copy()

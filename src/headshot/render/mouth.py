@@ -4,8 +4,19 @@ When the target mouth opens wider than the source's, the warp can only stretch t
 closed) lip line into the hole, which reads as smeared lips. Inside the target inner-lip polygon we
 instead show either the driver's own mouth interior (affinely mapped from the driver's inner lips to the
 target's, colour-matched to the source by the mean and spread in Lab of the lips) or, without driver
-pixels, a synthesised cavity: dark, shaded top to bottom, with a hint of upper teeth when wide open and a
-tongue tint low. The edge is feathered so the lips keep their own pixels.
+pixels, a synthesised cavity: shaded from the lips' colour at the edge to a dark red throat, upper teeth
+under the upper lip, the tongue low when wide open. The edge is feathered so the lips keep
+their own pixels.
+
+The synthesised colours were set by measurement on real mouths (benchmarks/mouth_interior.py): on dev
+self-reenactment from templates, at frames whose mouth opens beyond the source's, the real interior (inside
+MediaPipe's inner-lip loop) averages about 0.75 x the lips' colour (tongue and inner lips at this scale: Lab
+L 39, where a cavity of 0.14 x the lips rendered 26), and its teeth take the scene's colour cast (a fixed
+enamel colour read blue in a warm-lit room). On the held-out identities (configs/splits/dev.yaml, 328
+frames): mean-colour Delta E 16.5 -> 13.1, L1 inside the loop 0.188 -> 0.160 (training identities 18.7 ->
+14.1, 0.201 -> 0.176). Pixel L1 alone would favour a flat lip-coloured hole without teeth (the teeth's place
+varies from frame to frame); the teeth and the dark throat stay because a mouth without them does not read
+as one.
 """
 
 from __future__ import annotations
@@ -94,6 +105,46 @@ def mouth_frame(landmarks: np.ndarray) -> dict:
 
 # A source whose mouth is open at least this much shows its own teeth: reuse them.
 SOURCE_INTERIOR_OPENING = 0.08
+# The synthesised cavity's colour as a multiple of the lips': at the lips' edge, and deep in the throat.
+CAVITY_EDGE, CAVITY_DEEP = 0.8, 0.35
+# Neutral enamel (RGB), lit like the face; tinted by the scene's colour cast read from the whites of the eyes.
+ENAMEL = (228.0, 222.0, 206.0)
+
+
+def eye_white(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """Mean RGB of the whites of the eyes (the lighter 40 % of each eye's opening, the iris left out), or
+    ``None`` when the eyes show fewer than 6 such pixels (shut, tiny, off the image)."""
+    pixels = []
+    for eye, iris in ((topology.RIGHT_EYE, topology.RIGHT_IRIS), (topology.LEFT_EYE, topology.LEFT_IRIS)):
+        box = _box(landmarks[eye, :2], 1, image.shape[:2])
+        x0, y0, x1, y1 = box
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        mask = _polygon_mask(landmarks[eye, :2], box)
+        centre = landmarks[iris[0], :2]
+        radius = float(np.linalg.norm(landmarks[iris[1:], :2] - centre, axis=1).mean())
+        cv2.circle(mask, tuple(int(c) for c in np.round(centre - (x0, y0))), int(np.ceil(1.1 * radius)), 0, -1)
+        mask = cv2.erode(mask, np.ones((2, 2), np.uint8))
+        pixels.append(image[y0:y1, x0:x1][mask > 0].astype(np.float32))
+    pixels = np.vstack(pixels) if pixels else np.zeros((0, 3), np.float32)
+    if len(pixels) < 15:
+        return None
+    light = pixels.mean(1) >= np.percentile(pixels.mean(1), 60)
+    return pixels[light].mean(0) if light.sum() >= 6 else None
+
+
+def teeth_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """RGB of teeth for a face in ``image``: :data:`ENAMEL` scaled by the face's brightness, with half of
+    the colour cast of the whites of its eyes (:func:`eye_white`) at that brightness."""
+    face = landmarks[topology.FACE_OVAL, :2]
+    box = _box(face, 0, image.shape[:2])
+    skin = image[box[1]:box[3], box[0]:box[2]].reshape(-1, 3).astype(np.float32)
+    brightness = float(np.clip(np.median(skin.mean(1)) / 160.0, 0.55, 1.1)) if len(skin) else 1.0
+    enamel = np.array(ENAMEL, np.float32) * brightness
+    white = eye_white(image, landmarks)
+    if white is None or float(white.mean()) < 1.0:
+        return enamel
+    return 0.5 * (enamel + white * (float(enamel.mean()) / float(white.mean())))
 
 
 class MouthInterior:
@@ -107,12 +158,7 @@ class MouthInterior:
     def __init__(self, source: np.ndarray, source_landmarks: np.ndarray):
         self.source_opening = mouth_opening(source_landmarks)
         self.lips_lab_mean, self.lips_lab_std, self.lips_rgb = lips_ring_stats(source, source_landmarks)
-        face = source_landmarks[topology.FACE_OVAL, :2]
-        box = _box(face, 0, source.shape[:2])
-        skin = source[box[1]:box[3], box[0]:box[2]].reshape(-1, 3).astype(np.float32)
-        # Teeth are lit like the face: scale a neutral enamel colour by the face's brightness.
-        brightness = float(np.clip(np.median(skin.mean(1)) / 160.0, 0.55, 1.1))
-        self.teeth_rgb = np.array([228.0, 222.0, 206.0], np.float32) * brightness
+        self.teeth_rgb = teeth_colour(source, source_landmarks)
         self.source = source
         self.source_frame = mouth_frame(source_landmarks)
         self.source_shows_interior = self.source_opening >= SOURCE_INTERIOR_OPENING
@@ -172,7 +218,7 @@ class MouthInterior:
 
     def synthesise(self, box: tuple[int, int, int, int], target_landmarks: np.ndarray) -> np.ndarray:
         """A plausible mouth interior for ``box`` of the target (float32 RGB) from the source's
-        colours: dark cavity, lit inner-lip surfaces, upper teeth when wide open, tongue low."""
+        colours: lit inner-lip surfaces, a dark red throat, upper teeth, the tongue low when wide open."""
         x0, y0, x1, y1 = box
         frame = mouth_frame(target_landmarks)
         centre, axis_u, axis_v, half_width = frame["centre"], frame["u"], frame["v"], frame["half_width"]
@@ -190,10 +236,11 @@ class MouthInterior:
         lips = self.lips_rgb.astype(np.float64)
         # Cavity: lit wet lip surfaces near the lips, dark throat in the middle, darker corners.
         depth = np.sin(np.pi * vn) ** 0.6 * (1.0 - 0.5 * un)
-        cavity = (lips * 0.5)[None, None] * (1 - depth)[..., None] + (lips * 0.14)[None, None] * depth[..., None]
+        cavity = ((lips * CAVITY_EDGE)[None, None] * (1 - depth)[..., None]
+                  + (lips * CAVITY_DEEP)[None, None] * depth[..., None])
         cavity *= (1.0 - 0.45 * un ** 3)[..., None]
         # Tongue: low in the mouth, pinker and lighter towards the front.
-        tongue_w = (_smoothstep(0.5, 0.92, vn) * (1.0 - un ** 2) * _smoothstep(0.12, 0.3, opening) * 0.8)
+        tongue_w = (_smoothstep(0.5, 0.92, vn) * (1.0 - un ** 2) * _smoothstep(0.12, 0.3, opening) * 0.6)
         tongue = (lips * np.array([0.72, 0.55, 0.55]))[None, None] * (0.55 + 0.45 * vn)[..., None]
         colour = cavity + tongue_w[..., None] * (tongue - cavity)
         # Upper teeth: a band under the upper lip, fading towards the corners, shaded under the lip.
