@@ -112,8 +112,8 @@ ENAMEL = (228.0, 222.0, 206.0)
 
 
 def eye_white(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
-    """Mean RGB of the whites of the eyes (the lighter 40 % of each eye's opening, the iris left out), or
-    ``None`` when the eyes show fewer than 6 such pixels (shut, tiny, off the image)."""
+    """Mean RGB of the whites of the eyes (the lighter 40 % of the pixels inside the eye outlines, the iris
+    left out), or ``None`` when the outlines hold fewer than 15 pixels (eyes shut, tiny or off the image)."""
     pixels = []
     for eye, iris in ((topology.RIGHT_EYE, topology.RIGHT_IRIS), (topology.LEFT_EYE, topology.LEFT_IRIS)):
         box = _box(landmarks[eye, :2], 1, image.shape[:2])
