@@ -42,16 +42,33 @@ def face_l1(image: np.ndarray, reference: np.ndarray, landmarks: np.ndarray) -> 
     return float(diff[mask > 0].mean())
 
 
-@pytest.mark.parametrize("clip", CLIPS)
-def test_warp_is_closer_to_the_real_frame_than_the_still_source(dev_data, clip):
+def tracked_crops(path: Path, count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The clip's first ``count`` frames cropped with one still box (:func:`fixed_crop`), and their
+    landmarks tracked by MediaPipe in video mode."""
     from headshot.face import FaceAnalyzer
 
-    frames = read_frames(dev_data / "videos" / clip, N_FRAMES + 1)
+    frames = read_frames(path, count)
     with FaceAnalyzer() as analyzer:
         first = analyzer.detect_one(frames[0]).landmarks
     crops = fixed_crop(frames, first, SIZE)
     with FaceAnalyzer(video=True) as analyzer:
         landmarks = [analyzer.detect_one(c, timestamp_ms=40 * i).landmarks for i, c in enumerate(crops)]
+    return crops, landmarks
+
+
+def closed_mouth_engine(crops: list[np.ndarray], landmarks: list[np.ndarray]) -> WarpEngine:
+    """The warp engine prepared on the frame whose mouth is the most closed."""
+    from headshot.render.mouth import mouth_opening
+
+    source = int(np.argmin([mouth_opening(lm) for lm in landmarks]))
+    engine = WarpEngine()
+    engine.prepare(crops[source], landmarks[source])
+    return engine
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_warp_is_closer_to_the_real_frame_than_the_still_source(dev_data, clip):
+    crops, landmarks = tracked_crops(dev_data / "videos" / clip, N_FRAMES + 1)
     engine = WarpEngine()
     engine.prepare(crops[0], landmarks[0])
     warped_l1, still_l1 = [], []
@@ -67,19 +84,10 @@ def test_warp_is_closer_to_the_real_frame_than_the_still_source(dev_data, clip):
 def test_driver_mouth_interior_beats_synthesis_on_real_frames(dev_data):
     """Where the real mouth opens beyond the source's, copying the driver's interior (here the real
     frame itself) is far closer to the truth inside the inner lips than the synthesised cavity."""
-    from headshot.face import FaceAnalyzer, topology
+    from headshot.face import topology
 
-    frames = read_frames(dev_data / "videos" / CLIPS[0], N_FRAMES + 1)
-    with FaceAnalyzer() as analyzer:
-        first = analyzer.detect_one(frames[0]).landmarks
-    crops = fixed_crop(frames, first, SIZE)
-    with FaceAnalyzer(video=True) as analyzer:
-        landmarks = [analyzer.detect_one(c, timestamp_ms=40 * i).landmarks for i, c in enumerate(crops)]
-    from headshot.render.mouth import mouth_opening
-
-    source = int(np.argmin([mouth_opening(lm) for lm in landmarks]))
-    engine = WarpEngine()
-    engine.prepare(crops[source], landmarks[source])
+    crops, landmarks = tracked_crops(dev_data / "videos" / CLIPS[0], N_FRAMES + 1)
+    engine = closed_mouth_engine(crops, landmarks)
     synthetic, driven = [], []
     for k, lm in enumerate(landmarks):
         if engine.mouth.weight(lm) < 1.0:
@@ -97,18 +105,10 @@ def test_synthesised_mouth_interior_has_the_colour_of_real_mouths(dev_data):
     mouth's: on a held-out identity (aoc; the colours were set on the training identities, see
     render.mouth), mean-colour Delta E (Lab) inside the inner lips under 20.5 (19.1 now; a near-black cavity
     with fixed enamel teeth, as before, gave 22.6)."""
-    from headshot.face import FaceAnalyzer, topology
-    from headshot.render.mouth import mouth_opening
+    from headshot.face import topology
 
-    frames = read_frames(dev_data / "videos" / CLIPS[0], 121)
-    with FaceAnalyzer() as analyzer:
-        first = analyzer.detect_one(frames[0]).landmarks
-    crops = fixed_crop(frames, first, SIZE)
-    with FaceAnalyzer(video=True) as analyzer:
-        landmarks = [analyzer.detect_one(c, timestamp_ms=40 * i).landmarks for i, c in enumerate(crops)]
-    source = int(np.argmin([mouth_opening(lm) for lm in landmarks]))
-    engine = WarpEngine()
-    engine.prepare(crops[source], landmarks[source])
+    crops, landmarks = tracked_crops(dev_data / "videos" / CLIPS[0], 121)
+    engine = closed_mouth_engine(crops, landmarks)
     errors = []
     for k, lm in enumerate(landmarks):
         if engine.mouth.weight(lm) < 1.0:
