@@ -11,9 +11,9 @@ their own pixels.
 The synthesised colours were set by measurement on real mouths (benchmarks/mouth_interior.py): on dev
 self-reenactment from templates, at frames whose mouth opens beyond the source's, the real interior (inside
 MediaPipe's inner-lip loop) averages about 0.75 x the lips' colour (tongue and inner lips at this scale: Lab
-L 39, where a cavity of 0.14 x the lips rendered 26), and its teeth take the scene's colour cast (a fixed
+L 39, where a cavity of 0.14 x the lips rendered 26), and its teeth are as warm as the light (a fixed
 enamel colour read blue in a warm-lit room). On the held-out identities (configs/splits/dev.yaml, 328
-frames): mean-colour Delta E 16.5 -> 13.1, L1 inside the loop 0.188 -> 0.160 (training identities 18.7 ->
+frames): mean-colour Delta E 16.5 -> 12.9, L1 inside the loop 0.188 -> 0.160 (training identities 18.7 ->
 14.1, 0.201 -> 0.176). Pixel L1 alone would favour a flat lip-coloured hole without teeth (the teeth's place
 varies from frame to frame); the teeth and the dark throat stay because a mouth without them does not read
 as one.
@@ -107,8 +107,12 @@ def mouth_frame(landmarks: np.ndarray) -> dict:
 SOURCE_INTERIOR_OPENING = 0.08
 # The synthesised cavity's colour as a multiple of the lips': at the lips' edge, and deep in the throat.
 CAVITY_EDGE, CAVITY_DEEP = 0.8, 0.35
-# Neutral enamel (RGB), lit like the face; tinted by the scene's colour cast read from the whites of the eyes.
+# Neutral enamel (RGB), lit like the face, and warmed or cooled like the whites of the eyes: their red-blue
+# difference over twice their mean brightness, within +-WARMTH_LIMIT, scales red up and blue down (or the
+# reverse) by that much. Only that one axis, and only so far: on a small or turned eye the "white" is partly
+# lid and skin (furious_talk1_clip2, 36 degrees: RGB 186, 84, 57), and its green would make the teeth pink.
 ENAMEL = (228.0, 222.0, 206.0)
+WARMTH_LIMIT = 0.2
 
 
 def eye_white(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
@@ -134,8 +138,8 @@ def eye_white(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
 
 
 def teeth_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """RGB of teeth for a face in ``image``: :data:`ENAMEL` scaled by the face's brightness, with half of
-    the colour cast of the whites of its eyes (:func:`eye_white`) at that brightness."""
+    """RGB of teeth for a face in ``image``: :data:`ENAMEL` scaled by the face's brightness and warmed or
+    cooled like the whites of its eyes (:func:`eye_white`; see :data:`WARMTH_LIMIT`)."""
     face = landmarks[topology.FACE_OVAL, :2]
     box = _box(face, 0, image.shape[:2])
     skin = image[box[1]:box[3], box[0]:box[2]].reshape(-1, 3).astype(np.float32)
@@ -144,7 +148,8 @@ def teeth_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     white = eye_white(image, landmarks)
     if white is None or float(white.mean()) < 1.0:
         return enamel
-    return 0.5 * (enamel + white * (float(enamel.mean()) / float(white.mean())))
+    warmth = float(np.clip((white[0] - white[2]) / (2.0 * float(white.mean())), -WARMTH_LIMIT, WARMTH_LIMIT))
+    return enamel * np.array([1.0 + warmth, 1.0, 1.0 - warmth], np.float32)
 
 
 class MouthInterior:
