@@ -241,9 +241,11 @@ def unpack(args: argparse.Namespace) -> int:
                                  "train_config": run.cfg.to_dict(), "world_size": 1, "from_gpu_pieces": str(args.pieces)})
     # The model file records the configuration the GPU trained with (not the CPU config that continues it):
     # `headshot finetune` and the eval's FT rows take their loss settings (adversarial_target, ...) from it.
-    export_model(run.trainer, run_dir / "model.safetensors",
-                 {"step": step, "from_gpu_pieces": str(args.pieces), "videos": len(extra["videos"]),
-                  "train_config": extra.get("train_config", run.cfg.to_dict()), "world_size": 1})
+    # Pieces without one get the trainer's, as export_model gives every model.
+    metadata = {"step": step, "from_gpu_pieces": str(args.pieces), "videos": len(extra["videos"]), "world_size": 1}
+    if "train_config" in extra:
+        metadata["train_config"] = extra["train_config"]
+    export_model(run.trainer, run_dir / "model.safetensors", metadata)
     print(f"{path} (step {step}) and {run_dir / 'model.safetensors'}; continue with: headshot train --config "
           f"{args.config} --data {args.data} --run {run_dir} --resume")
     return 0
