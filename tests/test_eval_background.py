@@ -51,6 +51,31 @@ def test_background_l1_is_zero_for_identical_frames_and_ignores_the_person(wide_
     assert 0.003 < shifted(2) < shifted(12)
 
 
+
+def test_per_clip_ratio_compares_the_frames_both_rows_were_scored_on(wide_frames):
+    from headshot.eval.protocols import ItemResult
+
+    frame, landmarks = wide_frames[0]
+    shifted = np.roll(frame, 6, axis=1)
+    still = background.background_l1(frame, frame, landmarks, landmarks)
+    moved = background.background_l1(shifted, frame, landmarks, landmarks)
+    # The unmoved photo is scored on a first target equal to the source (0.0); the engine's output there left
+    # no background (NaN). On the two frames both have, the engine is level with the photo, then worse.
+    level = ItemResult("level", "self", frames=[0, 1, 2], rows={
+        "source (unmoved)": {"per_frame": {"background_l1": [still, moved, moved]}},
+        "engine": {"per_frame": {"background_l1": [math.nan, moved, moved]}}})
+    worse = ItemResult("worse", "self", frames=[0, 1, 2], rows={
+        "source (unmoved)": {"per_frame": {"background_l1": [still, moved, moved]}},
+        "engine": {"per_frame": {"background_l1": [None, moved, 1.5 * moved]}}})
+    by_clip = background.background_by_clip([level, worse], "self")
+    entry = by_clip["clips"]["level"]["engine"]
+    assert entry["ratio"] == pytest.approx(1.0) and entry["frames"] == 2 and not entry["flagged"]
+    # Own means still differ (what the pooled table shows), but they no longer decide the flag.
+    assert entry["background_l1"] > by_clip["clips"]["level"]["source (unmoved)"]["background_l1"] * 1.1
+    assert by_clip["clips"]["worse"]["engine"]["ratio"] == pytest.approx(1.25)
+    assert by_clip["flagged"]["engine"] == ["worse"]
+    assert "1.25× ⚠" in background.background_clip_table(by_clip)
+
 def test_paste_back_of_the_unmoved_crop_keeps_the_background(wide_frames):
     from headshot.face.paste import Paster
 

@@ -10,8 +10,8 @@ from .turned import yaw_table
 
 YAW_TEXT = ("Identity (CSIM) by how far the head turned from the source: |yaw of the real frame − yaw of the source| "
             "(frames in brackets):")
-BACKGROUND_TEXT = ("Background L1 per clip (outside the person, full frame; ratio to the unmoved source in "
-                   "brackets, ⚠ worse by > 10%):")
+BACKGROUND_TEXT = ("Background L1 per clip (outside the person, full frame; in brackets the ratio to the unmoved "
+                   "source over the frames both were scored on, ⚠ worse by > 10%):")
 
 
 def yaw_key(protocol: str) -> str:
