@@ -3,6 +3,8 @@ fills the far side of a turned face, and the person layered over a still backgro
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -118,6 +120,29 @@ def test_a_turn_past_what_can_be_filled_is_eased_and_said_once(turned_sources, c
     assert engine.easer.eased_frames == 3
     assert sum("turn is eased" in r.getMessage() for r in caplog.records) == 1
 
+
+
+def test_a_turned_photo_gets_one_line_of_advice_a_frontal_one_or_a_pair_none(turned_sources, astronaut, caplog):
+    """Animating one photo whose face is turned past TURNED_ADVICE says what to expect and how to do better
+    (a second, frontal photo); a frontal photo, or the turned one with a frontal one, say nothing of it."""
+    from headshot.pipeline import TURNED_ADVICE, Animation, AnimateOptions
+
+    yaw, frontal_yaw, (turned, frontal), _ = turned_sources[next(iter(TURNED))]
+    assert yaw >= TURNED_ADVICE > frontal_yaw
+    options = AnimateOptions(motion="nod", seconds=0.2, watermark=False)
+
+    def advice(source) -> list[str]:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="headshot"):
+            Animation(source, None, options)
+        return [r.getMessage() for r in caplog.records if "turned" in r.getMessage()]
+
+    lines = advice(turned)
+    assert len(lines) == 1 and "second, more frontal photo" in lines[0], lines
+    said = float(re.search(r"turned (\d+)° from the camera", lines[0]).group(1))
+    assert said >= TURNED_ADVICE and abs(said - yaw) < 8  # the yaw it measured (the landmarker's: about 58°)
+    assert advice(astronaut) == []
+    assert advice([turned, frontal]) == []
 
 @pytest.fixture(scope="module")
 def lined_portrait(astronaut):

@@ -29,6 +29,9 @@ from .options import MAX_MOTION_SCALE, REGIONS, AnimateOptions  # noqa: F401 (re
 log = logging.getLogger("headshot")
 
 MAX_FULL_SIDE = 1920  # full-photo outputs are capped to this long side unless --size says otherwise
+# A single photo whose face is turned at least this far (degrees of yaw) gets a line of advice: the engines
+# mirror what it hides, and on the dev profile (58 degrees) a turn to the camera looked flat and cut out.
+TURNED_ADVICE = 30.0
 
 
 class StageTimer:
@@ -117,6 +120,8 @@ class Animation:
             which = ("the largest (--face-index 1 for the next)" if options.face_index == 0 else
                      f"--face-index {options.face_index} (0 is the largest)")
             log.warning("%s: %d faces found, animating %s", name, len(faces), which)
+        if len(photos) == 1:
+            _advise_if_turned(name, face.landmarks)
         self.source_face = face
         self.source_crop = crop(image, self.box, self.render_size)
         self.source_landmarks = self.box.to_crop(face.landmarks, self.render_size)
@@ -337,3 +342,14 @@ class Animation:
                    output_size=list(self.output_size), watermark_partial=self.watermark_partial)
         out.update(self.driver.provenance)
         return out
+
+
+def _advise_if_turned(name: str, landmarks: np.ndarray) -> None:
+    """Log one line of advice when the one photo given shows its face turned :data:`TURNED_ADVICE` or more."""
+    from .motion.pose import decompose
+
+    yaw = abs(decompose(landmarks)[0].yaw_pitch_roll()[0])
+    if yaw >= TURNED_ADVICE:
+        log.warning("%s: the face is turned %.0f° from the camera; what the photo hides (far cheek, hair) is "
+                    "mirrored from the side it shows, so turns towards the camera look flat: a second, more "
+                    "frontal photo of the same person helps (headshot animate turned.jpg frontal.jpg ...)", name, yaw)
