@@ -195,11 +195,7 @@ def test_straight_lines_behind_the_speaker_stay_straight(lined_portrait):
             green = (vertical[..., 1] > 200) & (vertical[..., 0] < 80) & (vertical[..., 2] < 80)
             assert green.any(1).mean() > 0.9, "the line vanished"
             column = (green * np.arange(x - 11, x + 12)).sum(1) / np.maximum(green.sum(1), 1)
-            used = green.any(1)
-            if layers:  # where the line is whole (3 px): hair that moved with the head over its edge is no bend
-                used = green.sum(1) == 3
-                assert used.mean() > 0.7, "the line is hidden"  # her hair, turned 20° with the head, reaches it
-            deviation.append(np.abs(column[used] - x).max())
+            deviation.append(np.abs(column[green.any(1)] - x).max())
         bows[layers] = max(deviation)
     assert bows[False] > 1.5  # the warp alone bends them
     assert bows[True] <= 0.6, bows
@@ -231,10 +227,9 @@ def test_background_far_from_the_person_stays_put(dev_data, analyzer):
         engine.prepare(source, landmarks)
         errors[layers] = max(float(np.abs(engine.render(t).astype(int) - source)[mask].mean()) for t in targets)
     assert errors[True] < 0.5, errors
-    # Not worse than without layers, within two hundredths of a grey level (with layers every ring above the
-    # mouth follows the head fully: the same few pixels at the shoulder's edge differ a little more; 0.024
-    # against 0.013 here; 0.016 while the outer rings followed 0.8 and 0.4).
-    assert errors[True] <= errors[False] + 0.02, errors
+    # Not worse than without layers, within a hundredth of a grey level (with layers every ring above the
+    # mouth follows the head: the same few pixels at the shoulder's edge differ a little more).
+    assert errors[True] <= errors[False] + 0.01, errors
 
 
 @pytest.mark.parametrize("clip, frame", [("pcavs_00373_woman__Talking-Face_PC-AVS__00373.mp4", 124),
@@ -266,38 +261,3 @@ def test_the_hair_above_a_turned_or_tilted_face_stays_in_the_person_layer(dev_da
     assert cut.sum() < 0.025 * face.sum()
     # The far cheek below the eyes is still kept out (the ghost profile stays away).
     assert ((layers.person > 0.5) & (layers.carried < 0.5) & beside & ~above_eyes).sum() > 0.01 * face.sum()
-
-
-@pytest.mark.parametrize("clip", ["celebv_1eKufUP5XQ_woman__VASA-1-hack__-1eKufUP5XQ_4.mp4",
-                                  "lp_s32_woman_blonde__LivePortrait__s32.mp4"])
-def test_long_hair_moves_with_a_head_that_moves_far(dev_data, analyzer, clip, monkeypatch):
-    """The head moves 12% of the crop right and 6% up: the person (long hair, away from the face) comes out as
-    the photo moved by as much, over the still plate; rings held back (HEAD_FOLLOW) left the outer hair behind."""
-    import headshot.render.warp as warp_module
-    from headshot.eval.data import eval_crop, eval_crop_box
-    from headshot.io.video import read_frames_at
-    from headshot.render.layers import person_mask
-    from headshot.render.mesh import HEAD_FOLLOW
-
-    frame = read_frames_at(dev_data / "videos" / clip, [0])[0]
-    crop = eval_crop(frame, eval_crop_box(analyzer.detect_one(frame).landmarks))
-    landmarks = analyzer.detect_one(crop).landmarks
-    size = crop.shape[0]
-    shift = np.float32([[1, 0, 0.12 * size], [0, 1, -0.06 * size]])
-    target = landmarks.copy()
-    target[:, :2] += shift[:, 2]
-    moved = cv2.warpAffine(crop, shift, (size, size))
-    person = cv2.warpAffine((person_mask(crop, landmarks) > 0.5).astype(np.uint8), shift, (size, size))
-    face = np.zeros((size, size), np.uint8)
-    cv2.fillConvexPoly(face, cv2.convexHull(np.round(target[:468, :2]).astype(np.int32)), 1)
-    hair = (cv2.erode(person, np.ones((9, 9), np.uint8)) > 0) & (cv2.dilate(face, np.ones((15, 15), np.uint8)) == 0)
-
-    def error() -> float:
-        engine = WarpEngine()
-        engine.prepare(crop, landmarks)
-        return float(np.abs(engine.render(target).astype(np.float64) - moved)[hair].mean())
-
-    follows = error()
-    monkeypatch.setattr(warp_module, "LAYERED_HEAD_FOLLOW", HEAD_FOLLOW)
-    held_back = error()
-    assert hair.sum() > 5000 and follows < 0.7 * held_back and follows < 10.0, (follows, held_back)

@@ -35,12 +35,6 @@ RING_FOLLOW = (0.95, 0.75, 0.45, 0.18)
 # rings less than fully, or the band between them and the fixed border is stretched into streaks (on the
 # dev set, full following cost 0.5 FID (MobileNetV2) for 0.0002 CSIM).
 HEAD_FOLLOW = (1.0, 1.0, 0.8, 0.4)
-# Over a still background plate (the warp engine's layers) that band shows only where the person is, and every
-# ring on the head follows it fully: held back, the outer rings left long hair behind a head that moved far (the
-# face slid over its own hair, a cut-out look). Engine-12 harness (template rows): frontal 20 clips SFace
-# 0.9154 -> 0.9161, at >= 10 px of motion 0.7958 -> 0.7994, L1 0.0274 -> 0.0269, SSIM 0.8791 -> 0.8790; turned
-# sources (14 clips) 0.7534 -> 0.7555, L1 0.0805 -> 0.0808, background L1 0.0705 -> 0.0701.
-LAYERED_HEAD_FOLLOW = (1.0, 1.0, 1.0, 1.0)
 BORDER_STEPS = 8  # border points per side
 
 IRIS_CENTRES = {"right": 468, "left": 473}
@@ -202,14 +196,13 @@ def _mesh_edges() -> np.ndarray:
 
 
 def build_control_mesh(source_landmarks: np.ndarray, size: int, head: np.ndarray | None = None,
-                       rigidity: float = 0.5, head_follow: tuple = HEAD_FOLLOW) -> ControlMesh:
+                       rigidity: float = 0.5) -> ControlMesh:
     """The control mesh for a square source crop of side ``size`` px and its landmarks ``(478, 3)``.
 
     ``head``: optional ``(size, size)`` float mask in [0, 1] of the head (face, hair, ears; see
     :func:`headshot.render.silhouette.head_mask`). Ring points on it move rigidly with the head, down to
     the mouth's height (below, the neck and shoulders keep the ring's default).
-    ``rigidity``: see :func:`expressive_freedom`. ``head_follow``: per ring, how much of the head's motion ring
-    points on the head follow at least (:data:`HEAD_FOLLOW`; :data:`LAYERED_HEAD_FOLLOW` over a still plate).
+    ``rigidity``: see :func:`expressive_freedom`.
     """
     landmarks = np.asarray(source_landmarks, np.float64)
     xy = landmarks[:, :2]
@@ -273,7 +266,7 @@ def build_control_mesh(source_landmarks: np.ndarray, size: int, head: np.ndarray
         mouth = xy[13] @ up
         chin = xy[152] @ up
         height = np.clip((ring_xy @ up - chin) / ((mouth - chin) or 1.0), 0.0, 1.0)
-        follow = np.maximum(follow, inside * height * np.asarray(head_follow)[ring_level])
+        follow = np.maximum(follow, inside * height * np.asarray(HEAD_FOLLOW)[ring_level])
     freedom, jaw = expressive_freedom(landmarks, rigidity)
     ring_xyz = np.hstack([points[ring_start:border_start], landmarks[oval[ring_oval], 2:3]])
     return ControlMesh(points, oriented(background), interior, face, ring_oval, follow,

@@ -24,7 +24,7 @@ from .ease import TurnEaser
 from .eyes import EyeLids
 from .layers import Layers
 from .lips import ClosedLips
-from .mesh import HEAD_FOLLOW, LAYERED_HEAD_FOLLOW, ControlMesh, build_control_mesh, signed_areas
+from .mesh import ControlMesh, build_control_mesh, signed_areas
 from .mirror import MirrorTexture
 from .mouth import MouthInterior, mouth_opening
 from .outline import FaceTexture
@@ -155,8 +155,7 @@ class WarpEngine:
         # held back between the head and the frame border tore the hair of a tilting or turning head (the
         # plate showed through it). Without layers, rings off the head follow less, so the background bends less.
         rings_head = np.ones_like(head) if head is not None and self.use_layers else head
-        follow = LAYERED_HEAD_FOLLOW if self.use_layers else HEAD_FOLLOW
-        self.mesh = build_control_mesh(landmarks, size, rings_head, self.rigidity, follow)
+        self.mesh = build_control_mesh(landmarks, size, rings_head, self.rigidity)
         self._triangles = self.mesh.triangles
         n_background, n_interior = len(self.mesh.background), len(self.mesh.interior)
         self._interior_start = n_background
