@@ -33,7 +33,12 @@ RING_SCALES = (1.07, 1.25, 1.55, 1.95)
 RING_FOLLOW = (0.95, 0.75, 0.45, 0.18)
 # Ring points on the head (see ``build_control_mesh``'s head mask) follow it at least this much; the outer
 # rings less than fully, or the band between them and the fixed border is stretched into streaks (on the
-# dev set, full following cost 0.5 FID (MobileNetV2) for 0.0002 CSIM).
+# dev set, full following cost 0.5 FID (MobileNetV2) for 0.0002 CSIM). Measured again over the still plate
+# (layers; official eval, 98 self-reenactment clips and 14 turned sources, template rows): all four rings
+# following fully kept long hair with a head that moves far (a 3/4 portrait driven by a leaning speaker) and
+# raised SFace a little (self >= 20 px of motion 0.767 -> 0.770, turned 0.764 -> 0.767), but L1 0.0292 ->
+# 0.0296, SSIM 0.863 -> 0.861, FID 16.6 -> 17.1 (turned 46.6 -> 51.5: a padded crop's edge dragged into a
+# streak above the head); the third ring alone fully: L1 0.0294, FID 16.8 (turned 48.1). Not adopted.
 HEAD_FOLLOW = (1.0, 1.0, 0.8, 0.4)
 BORDER_STEPS = 8  # border points per side
 
