@@ -51,7 +51,6 @@ def test_background_l1_is_zero_for_identical_frames_and_ignores_the_person(wide_
     assert 0.003 < shifted(2) < shifted(12)
 
 
-
 def test_per_clip_ratio_compares_the_frames_both_rows_were_scored_on(wide_frames):
     from headshot.eval.protocols import ItemResult
 
@@ -75,6 +74,7 @@ def test_per_clip_ratio_compares_the_frames_both_rows_were_scored_on(wide_frames
     assert by_clip["clips"]["worse"]["engine"]["ratio"] == pytest.approx(1.25)
     assert by_clip["flagged"]["engine"] == ["worse"]
     assert "1.25× ⚠" in background.background_clip_table(by_clip)
+
 
 def test_paste_back_of_the_unmoved_crop_keeps_the_background(wide_frames):
     from headshot.face.paste import Paster

@@ -121,7 +121,6 @@ def test_a_turn_past_what_can_be_filled_is_eased_and_said_once(turned_sources, c
     assert sum("turn is eased" in r.getMessage() for r in caplog.records) == 1
 
 
-
 def test_a_turned_photo_gets_one_line_of_advice_a_frontal_one_or_a_pair_none(turned_sources, astronaut, caplog):
     """Animating one photo whose face is turned past TURNED_ADVICE says what to expect and how to do better
     (a second, frontal photo); a frontal photo, or the turned one with a frontal one, say nothing of it."""
@@ -143,6 +142,7 @@ def test_a_turned_photo_gets_one_line_of_advice_a_frontal_one_or_a_pair_none(tur
     assert said >= TURNED_ADVICE and abs(said - yaw) < 8  # the yaw it measured (the landmarker's: about 58°)
     assert advice(astronaut) == []
     assert advice([turned, frontal]) == []
+
 
 @pytest.fixture(scope="module")
 def lined_portrait(astronaut):

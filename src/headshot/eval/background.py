@@ -130,6 +130,8 @@ def background_by_clip(results, protocol: str, reference: str = BACKGROUND_REFER
     1.11× although the warp was level with it on every frame both had. ``background_l1``: each row's mean over
     all its own frames (as in the pooled table); ``frames``: how many frames the ratio used (the reference: its
     own)."""
+    from .pooling import mean
+
     clips: dict[str, dict] = {}
     flagged: dict[str, list[str]] = {}
     for result in results:
@@ -146,11 +148,11 @@ def background_by_clip(results, protocol: str, reference: str = BACKGROUND_REFER
             if key != reference and values.shape == base_values.shape:
                 both = scored & np.isfinite(base_values)
                 count = int(both.sum())
-                base = _mean(base_values[both])
+                base = mean(base_values[both])
                 if count and base > 0:
-                    ratio = _mean(values[both]) / base
+                    ratio = mean(values[both]) / base
             bad = math.isfinite(ratio) and ratio > FLAG_RATIO
-            entry[key] = {BACKGROUND_METRIC: _mean(values[scored]), "ratio": ratio, "flagged": bad, "frames": count}
+            entry[key] = {BACKGROUND_METRIC: mean(values), "ratio": ratio, "flagged": bad, "frames": count}
             flagged.setdefault(key, [])
             if bad:
                 flagged[key].append(result.item)
@@ -165,10 +167,6 @@ def _values(row: dict) -> np.ndarray:
     """A row's per-frame background L1 as float64 (``None``, as results.json stores NaN, becomes NaN)."""
     return np.asarray([math.nan if v is None else v for v in row["per_frame"].get(BACKGROUND_METRIC, [])],
                       np.float64)
-
-
-def _mean(values: np.ndarray) -> float:
-    return float(values.mean()) if values.size else math.nan
 
 
 def _finite(value) -> bool:
